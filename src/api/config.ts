@@ -1,0 +1,207 @@
+/**
+ * `krake api` configuration: built-in defaults, then a YAML file (Krake's api.yaml keys, plus ours), then
+ * environment variables, then command-line flags — each later source overrides the earlier. Every value is
+ * checked, and a bad one is reported with where it came from and which key it is.
+ */
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
+import { DEFAULT_PROBLEM_BASE_URL } from "./errors.js";
+
+export type StoreConfig =
+  | { type: "embedded"; dataDir: string; fsync: boolean }
+  | { type: "etcd"; endpoints: string[]; prefix: string };
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  store: StoreConfig;
+  retryTransactions: number;
+  tls: { enabled: boolean; cert?: string; key?: string; clientCa?: string };
+  authentication: { allowAnonymous: boolean; staticUser: string | null; corsOrigin: string };
+  authorization: "always-allow" | "always-deny" | "RBAC";
+  problemBaseUrl: string;
+  bodyLimit: number;
+  watchMaxBufferedBytes: number;
+  blockingTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: string;
+  logRequests: boolean;
+}
+
+/** Flat option names shared by the YAML file (nested keys), the environment and the flags. */
+export interface ApiOptions {
+  host?: string;
+  port?: string | number;
+  dataDir?: string;
+  fsync?: boolean | string;
+  etcd?: string | string[];
+  etcdPrefix?: string;
+  retryTransactions?: string | number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  allowAnonymous?: boolean | string;
+  staticUser?: string;
+  authorization?: string;
+  corsOrigin?: string;
+  problemBaseUrl?: string;
+  bodyLimit?: string | number;
+  watchBufferBytes?: string | number;
+  blockingTimeout?: string | number;
+  shutdownTimeout?: string | number;
+  logLevel?: string;
+  logRequests?: boolean | string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const ENV: Record<keyof ApiOptions, string> = {
+  host: "KRAKE_API_HOST",
+  port: "KRAKE_API_PORT",
+  dataDir: "KRAKE_DATA_DIR",
+  fsync: "KRAKE_FSYNC",
+  etcd: "KRAKE_ETCD",
+  etcdPrefix: "KRAKE_ETCD_PREFIX",
+  retryTransactions: "KRAKE_RETRY_TRANSACTIONS",
+  tlsCert: "KRAKE_TLS_CERT",
+  tlsKey: "KRAKE_TLS_KEY",
+  tlsClientCa: "KRAKE_TLS_CLIENT_CA",
+  allowAnonymous: "KRAKE_ALLOW_ANONYMOUS",
+  staticUser: "KRAKE_STATIC_USER",
+  authorization: "KRAKE_AUTHORIZATION",
+  corsOrigin: "KRAKE_CORS_ORIGIN",
+  problemBaseUrl: "KRAKE_PROBLEM_BASE_URL",
+  bodyLimit: "KRAKE_BODY_LIMIT",
+  watchBufferBytes: "KRAKE_WATCH_BUFFER_BYTES",
+  blockingTimeout: "KRAKE_BLOCKING_TIMEOUT",
+  shutdownTimeout: "KRAKE_SHUTDOWN_TIMEOUT",
+  logLevel: "KRAKE_LOG_LEVEL",
+  logRequests: "KRAKE_LOG_REQUESTS",
+};
+
+export const ENV_VARIABLES = ENV;
+
+/** Reads Krake's api.yaml layout (and our additions) into flat options. */
+export function optionsFromFile(path: string): ApiOptions {
+  let doc: any;
+  try {
+    doc = YAML.parse(readFileSync(path, "utf8"), { maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`config file ${path}: must be a mapping`);
+  const etcd = doc.etcd ?? {};
+  const tls = doc.tls ?? {};
+  const authn = doc.authentication ?? {};
+  const staticStrategy = authn.strategy?.static ?? {};
+  const opts: ApiOptions = {
+    host: doc.host,
+    port: doc.port,
+    dataDir: doc.data_dir,
+    fsync: doc.fsync,
+    etcd: etcd.endpoints ?? (etcd.host ? `http://${etcd.host}:${etcd.port ?? 2379}` : undefined),
+    etcdPrefix: etcd.prefix,
+    retryTransactions: etcd.retry_transactions,
+    tlsCert: tls.enabled ? tls.cert : undefined,
+    tlsKey: tls.enabled ? tls.key : undefined,
+    tlsClientCa: tls.enabled ? tls.client_ca : undefined,
+    allowAnonymous: authn.allow_anonymous,
+    staticUser: staticStrategy.enabled ? (staticStrategy.name ?? "system") : undefined,
+    authorization: doc.authorization,
+    corsOrigin: authn.cors_origin,
+    problemBaseUrl: doc.docs?.problem_base_url,
+    bodyLimit: doc.limits?.body_bytes,
+    watchBufferBytes: doc.limits?.watch_buffer_bytes,
+    blockingTimeout: doc.blocking_timeout,
+    shutdownTimeout: doc.shutdown_timeout,
+    logLevel: typeof doc.log === "object" ? doc.log?.level : doc.log,
+    logRequests: doc.log_requests,
+  };
+  // The store kind is decided by `store:`; a Krake file without it that names etcd means etcd.
+  if (doc.store === "embedded") opts.etcd = undefined;
+  return opts;
+}
+
+export function optionsFromEnv(env: NodeJS.ProcessEnv): ApiOptions {
+  const opts: ApiOptions = {};
+  for (const [key, name] of Object.entries(ENV) as [keyof ApiOptions, string][]) {
+    if (env[name] !== undefined && env[name] !== "") (opts as any)[key] = env[name];
+  }
+  return opts;
+}
+
+function int(value: unknown, name: string, min: number, max: number): number {
+  const n = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function bool(value: unknown, name: string): boolean {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "string") {
+    if (/^(true|1|yes|on)$/i.test(value)) return true;
+    if (/^(false|0|no|off)$/i.test(value)) return false;
+  }
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function seconds(value: unknown, name: string): number {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name}: expected a number of seconds ≥ 0, got ${JSON.stringify(value)}`);
+  return Math.round(n * 1000);
+}
+
+/** Merges the sources (later wins) and checks every value. */
+export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
+  const o: ApiOptions = {};
+  for (const s of sources) for (const [k, v] of Object.entries(s)) if (v !== undefined) (o as any)[k] = v;
+
+  const endpoints = (Array.isArray(o.etcd) ? o.etcd : o.etcd ? [o.etcd] : [])
+    .flatMap((e) => String(e).split(","))
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(e)) throw new ConfigError(`etcd: expected URLs like http://127.0.0.1:2379, got ${JSON.stringify(e)}`);
+  }
+  const authorization = o.authorization ?? "always-allow";
+  if (!["always-allow", "always-deny", "RBAC"].includes(authorization)) {
+    throw new ConfigError(`authorization: expected always-allow, always-deny or RBAC, got ${JSON.stringify(authorization)}`);
+  }
+  const tlsEnabled = Boolean(o.tlsCert || o.tlsKey);
+  if (tlsEnabled && !(o.tlsCert && o.tlsKey)) throw new ConfigError("tls: both a certificate (tls-cert) and a key (tls-key) are needed");
+  if (o.tlsClientCa && !tlsEnabled) throw new ConfigError("tls-client-ca: client certificates need TLS (tls-cert and tls-key)");
+  const logLevel = o.logLevel ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(`log-level: expected one of fatal, error, warn, info, debug, trace, silent, got ${JSON.stringify(logLevel)}`);
+  }
+  return {
+    host: o.host ?? "127.0.0.1",
+    port: int(o.port ?? 8080, "port", 0, 65535),
+    store:
+      endpoints.length > 0
+        ? { type: "etcd", endpoints, prefix: o.etcdPrefix ?? "" }
+        : { type: "embedded", dataDir: o.dataDir ?? "./data", fsync: o.fsync === undefined ? true : bool(o.fsync, "fsync") },
+    retryTransactions: int(o.retryTransactions ?? 5, "retry-transactions", 0, 100),
+    tls: { enabled: tlsEnabled, cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa },
+    authentication: {
+      allowAnonymous: o.allowAnonymous === undefined ? true : bool(o.allowAnonymous, "allow-anonymous"),
+      staticUser: o.staticUser ?? null,
+      corsOrigin: o.corsOrigin ?? "*",
+    },
+    authorization: authorization as ApiConfig["authorization"],
+    problemBaseUrl: o.problemBaseUrl ?? DEFAULT_PROBLEM_BASE_URL,
+    bodyLimit: int(o.bodyLimit ?? 4 * 1024 * 1024, "body-limit", 1024, 1024 * 1024 * 1024),
+    watchMaxBufferedBytes: int(o.watchBufferBytes ?? 16 * 1024 * 1024, "watch-buffer-bytes", 64 * 1024, 1024 * 1024 * 1024),
+    blockingTimeoutMs: seconds(o.blockingTimeout ?? 60, "blocking-timeout"),
+    shutdownTimeoutMs: seconds(o.shutdownTimeout ?? 10, "shutdown-timeout"),
+    logLevel,
+    logRequests: o.logRequests === undefined ? false : bool(o.logRequests, "log-requests"),
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The Krake API server: fastify, the routes derived from the kind definitions, and the store.
+ */
+import Fastify, { type FastifyInstance, type FastifyError } from "fastify";
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Store } from "../store/store.js";
+import { StoreUnavailableError } from "../store/store.js";
+import { ApiError, Errors, problemBody } from "./errors.js";
+import { parseJsonBody } from "./body.js";
+import { registerRoutes } from "./routes.js";
+import { ResourceService } from "./service.js";
+import { WatchHub } from "./watch.js";
+import { Auth } from "./auth/index.js";
+import { RbacCache } from "./auth/rbac.js";
+import { openApiDocument } from "./openapi.js";
+import type { ApiConfig } from "./config.js";
+import { VERSION } from "../version.js";
+
+export interface ApiServer {
+  app: FastifyInstance;
+  store: Store;
+  /** `http://host:port` as actually bound (port 0 resolves to the chosen port). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Paths whose secrets must never reach the logs (D6), should anything ever log a body. */
+const REDACT = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "*.password",
+  "*.token",
+  "*.secret",
+];
+
+export async function buildApiApp(config: ApiConfig, store: Store, logger: Logger): Promise<{
+  app: FastifyInstance;
+  closeExtras: () => void;
+}> {
+  const https = config.tls.enabled
+    ? {
+        cert: readFileSync(config.tls.cert!),
+        key: readFileSync(config.tls.key!),
+        ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
+      }
+    : null;
+  const app = Fastify({
+    loggerInstance: logger.child({}, { redact: REDACT }) as any,
+    disableRequestLogging: !config.logRequests,
+    bodyLimit: config.bodyLimit,
+    // Names may hold `:` and other characters Krake allows; keep fastify's defaults otherwise.
+    routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },
+    ...(https ? { https } : {}),
+    forceCloseConnections: false,
+    return503OnClosing: true,
+  } as any) as unknown as FastifyInstance;
+
+  const rbac = new RbacCache(store, (err) => logger.warn({ err: err.message }, "RBAC cache lost its watch; relisting"));
+  await rbac.start();
+  const auth = new Auth(
+    {
+      allowAnonymous: config.authentication.allowAnonymous,
+      staticUser: config.authentication.staticUser,
+      tlsClientAuth: Boolean(config.tls.enabled && config.tls.clientCa),
+      authorization: config.authorization,
+    },
+    rbac,
+  );
+  const service = new ResourceService(store, { retryTransactions: config.retryTransactions });
+  const watches = new WatchHub(store, { maxBufferedBytes: config.watchMaxBufferedBytes });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("Access-Control-Allow-Origin", config.authentication.corsOrigin);
+    reply.header("Access-Control-Allow-Credentials", "true");
+    if (req.method === "OPTIONS") {
+      reply
+        .code(200)
+        .header("Access-Control-Allow-Methods", "DELETE, GET, OPTIONS, POST, PUT")
+        .header("Access-Control-Allow-Headers", String(req.headers["access-control-request-headers"] ?? "*"))
+        .send();
+      return reply;
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, req, reply) => {
+    let err: ApiError;
+    if (error instanceof ApiError) err = error;
+    else if (error instanceof StoreUnavailableError) {
+      req.log.error({ err: error.message }, "store unavailable");
+      err = Errors.storeUnavailable(error.message);
+    } else if ((error as FastifyError).code === "FST_ERR_CTP_BODY_TOO_LARGE") err = Errors.payloadTooLarge(config.bodyLimit);
+    else if ((error as FastifyError).code?.startsWith("FST_ERR_CTP")) err = Errors.unsupportedMediaType();
+    else {
+      req.log.error({ err: error }, "unhandled error");
+      err = Errors.internal();
+    }
+    if (err.headers) reply.headers(err.headers);
+    return reply
+      .code(err.status)
+      .type("application/problem+json; charset=utf-8")
+      .send(JSON.stringify(problemBody(err, err.title ? config.problemBaseUrl : null)));
+  });
+
+  app.setNotFoundHandler(async () => {
+    throw Errors.routeNotFound();
+  });
+
+  const json = (payload: unknown) => JSON.stringify(payload);
+  const authed = async (req: any) => {
+    req.user = auth.authenticate(req);
+  };
+  app.get("/", { onRequest: authed }, async (_req, reply) => reply.type("application/json").send(json({ version: VERSION })));
+  app.get("/me", { onRequest: authed }, async (req: any, reply) =>
+    reply.type("application/json").send(json({ user: req.user, roles: auth.rolesOf(req.user) })),
+  );
+  app.get("/release", { onRequest: authed }, async (_req, reply) =>
+    reply.code(202).type("application/json").send(json("You released the Krake.")),
+  );
+  const openapi = json(openApiDocument());
+  app.get("/openapi.json", async (_req, reply) => reply.type("application/json").send(openapi));
+  app.get("/healthz", async (_req, reply) => {
+    await store.revision();
+    return reply.type("application/json").send(json({ status: "ok", store: store.kind }));
+  });
+
+  registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs });
+
+  app.addHook("onClose", async () => {
+    watches.closeAll();
+  });
+  // Open watches never end by themselves; end them as soon as shutdown starts so close() can finish.
+  app.addHook("preClose", async () => {
+    watches.closeAll();
+  });
+  return { app, closeExtras: () => rbac.stop() };
+}

@@ -1,0 +1,57 @@
+/**
+ * Starting and stopping an API server process: open the store, listen, and on shutdown stop taking new
+ * requests, end watches, let in-flight requests finish, then flush and close the store.
+ */
+import pino, { type Logger } from "pino";
+import type { ApiConfig } from "./config.js";
+import { buildApiApp, type ApiServer } from "./server.js";
+import { openStore } from "../store/open.js";
+import type { Store } from "../store/store.js";
+
+export function createLogger(level: string, name = "krake-api"): Logger {
+  return pino({ name, level, redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"] });
+}
+
+export async function startApiServer(
+  config: ApiConfig,
+  options: { logger?: Logger; store?: Store } = {},
+): Promise<ApiServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = options.store ?? (await openStore(config.store, logger));
+  let built;
+  try {
+    built = await buildApiApp(config, store, logger);
+    await built.app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    built?.closeExtras();
+    if (!options.store) await store.close();
+    throw err;
+  }
+  const { app, closeExtras } = built;
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `${config.tls.enabled ? "https" : "http"}://${hostForUrl}:${port}`;
+  if (config.authorization === "always-allow" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    logger.warn({ host: config.host }, "authorization is always-allow on a non-loopback address: anyone who reaches it is an administrator");
+  }
+  logger.info({ url, store: store.kind }, "Krake API server listening");
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      const timer = setTimeout(() => {
+        logger.warn("in-flight requests did not finish in time; closing connections");
+        app.server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      timer.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+        closeExtras();
+        if (!options.store) await store.close();
+      }
+    })());
+  return { app, store, url, close };
+}

@@ -1,0 +1,138 @@
+/**
+ * Watch streams (api.md §7, D5): newline-delimited JSON events, heartbeats, replay from a resource version.
+ *
+ * A slow reader must never hold the server back: events go to the socket without waiting, and when the
+ * bytes the socket has not taken exceed `maxBufferedBytes`, the stream gets a final ERROR event naming the
+ * last revision it was sent and is closed. The client resumes from there with `resource_version`.
+ */
+import type { ServerResponse } from "node:http";
+import type { Store, StoreEvent, WatchHandle } from "../store/store.js";
+import { CompactedError } from "../store/store.js";
+import type { KindDef } from "../resources/kind.js";
+import { Errors } from "./errors.js";
+import { wireJson } from "./codec.js";
+import { kindPrefix, namespaceOfKey } from "./keys.js";
+import type { NamespaceScope } from "./auth/rbac.js";
+
+export interface WatchLimits {
+  maxBufferedBytes: number;
+}
+
+export interface WatchRequest {
+  def: KindDef;
+  /** Null on a namespaced kind: every namespace allowed by `scope`. */
+  namespace: string | null;
+  scope: NamespaceScope;
+  heartbeatSeconds: number;
+  afterRevision: number | undefined;
+}
+
+/** Event lines are shared by every watcher of the same store event: serialise once. */
+const lineCache = new WeakMap<StoreEvent, string>();
+
+function eventLine(e: StoreEvent): string {
+  let line = lineCache.get(e);
+  if (line === undefined) {
+    const type = e.type === "delete" ? "DELETED" : e.prev === null ? "ADDED" : "MODIFIED";
+    line = `{"type":"${type}","object":${wireJson(e.kv.value, e.kv.modRevision)}}\n`;
+    lineCache.set(e, line);
+  }
+  return line;
+}
+
+export class WatchHub {
+  private readonly open = new Set<() => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly limits: WatchLimits,
+  ) {}
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Establishes the store watch first (so a compacted resource version can still be answered with a 410
+   * problem), then hands the socket over to the stream.
+   */
+  async start(req: WatchRequest, res: ServerResponse, beforeStream: () => void): Promise<void> {
+    const { def, namespace, scope } = req;
+    const prefix = kindPrefix(def, namespace);
+    let lastRevision = req.afterRevision ?? 0;
+    let closed = false;
+    let handle: WatchHandle | null = null;
+    let heartbeat: NodeJS.Timeout | null = null;
+    const pending: StoreEvent[][] = [];
+    let streaming = false;
+
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(finish);
+      handle?.cancel();
+      if (heartbeat) clearInterval(heartbeat);
+      if (!res.writableEnded) res.end();
+    };
+
+    const deliver = (events: StoreEvent[]) => {
+      if (closed) return;
+      let chunk = "";
+      for (const e of events) {
+        lastRevision = e.kv.modRevision;
+        if (scope !== "all" && !scope.has(namespaceOfKey(def, e.kv.key) ?? "")) continue;
+        chunk += eventLine(e);
+      }
+      if (chunk === "") return;
+      res.write(chunk);
+      if (res.writableLength > this.limits.maxBufferedBytes) {
+        const problem = {
+          type: "ERROR",
+          object: {
+            title: "WATCH_TOO_SLOW",
+            status: 410,
+            detail: `The watcher did not keep up and was disconnected. Resume with resource_version=${lastRevision}.`,
+            resource_version: String(lastRevision),
+          },
+        };
+        res.write(JSON.stringify(problem) + "\n");
+        finish();
+      }
+    };
+
+    try {
+      handle = await this.store.watch(prefix, {
+        afterRevision: req.afterRevision,
+        onEvents: (events) => {
+          // Prefix ranges of namespaced kinds are exact; still guard against `/ns/` vs `/ns-other/` style keys.
+          if (streaming) deliver(events);
+          else pending.push(events);
+        },
+        onError: () => finish(),
+      });
+    } catch (err) {
+      if (err instanceof CompactedError) throw Errors.resourceVersionExpired(err.requestedRevision, err.compactRevision + 1);
+      throw err;
+    }
+
+    this.open.add(finish);
+    beforeStream();
+    res.on("close", finish);
+    res.on("error", finish);
+    res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+    res.flushHeaders();
+    streaming = true;
+    for (const batch of pending.splice(0)) deliver(batch);
+    if (req.heartbeatSeconds > 0) {
+      heartbeat = setInterval(() => {
+        if (!closed) res.write("\n");
+      }, req.heartbeatSeconds * 1000);
+      heartbeat.unref();
+    }
+  }
+
+  /** Ends every open stream (graceful shutdown). */
+  closeAll(): void {
+    for (const finish of [...this.open]) finish();
+  }
+}

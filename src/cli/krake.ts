@@ -1,0 +1,88 @@
+/**
+ * `krake`: the server-side entry point. `krake api` runs the API server; controllers and `krake up` join as
+ * further subcommands.
+ */
+import { Command, Option } from "commander";
+import { ConfigError, ENV_VARIABLES, optionsFromEnv, optionsFromFile, resolveApiConfig, type ApiOptions } from "../api/config.js";
+import { createLogger, startApiServer } from "../api/start.js";
+import { VERSION } from "../version.js";
+
+function apiCommand(): Command {
+  const env = (key: keyof ApiOptions) => `(env ${ENV_VARIABLES[key]})`;
+  return new Command("api")
+    .description("Run the Krake API server (embedded store by default, etcd with --etcd)")
+    .option("-c, --config <file>", "YAML configuration file (Krake's api.yaml keys; flags and environment override it)")
+    .option("--host <host>", `address to listen on, default 127.0.0.1 ${env("host")}`)
+    .option("--port <port>", `port to listen on (0 = any free port), default 8080 ${env("port")}`)
+    .option("--data-dir <dir>", `embedded store directory, default ./data ${env("dataDir")}`)
+    .option("--no-fsync", `embedded store: do not fsync writes (faster, loses the last writes on power loss) ${env("fsync")}`)
+    .option("--etcd <urls>", `use etcd instead of the embedded store: comma-separated client URLs ${env("etcd")}`)
+    .option("--etcd-prefix <prefix>", `key prefix in etcd, to share one etcd between installations ${env("etcdPrefix")}`)
+    .option("--retry-transactions <n>", `retries of a read-modify-write after a conflicting write, default 5 ${env("retryTransactions")}`)
+    .option("--tls-cert <file>", `serve HTTPS with this certificate (PEM) ${env("tlsCert")}`)
+    .option("--tls-key <file>", `private key of --tls-cert (PEM) ${env("tlsKey")}`)
+    .option("--tls-client-ca <file>", `accept client certificates signed by this CA; user = subject CN ${env("tlsClientCa")}`)
+    .addOption(new Option("--allow-anonymous <bool>", `let unauthenticated requests in as system:anonymous, default true ${env("allowAnonymous")}`))
+    .option("--static-user <name>", `authenticate every request as this user ${env("staticUser")}`)
+    .addOption(
+      new Option("--authorization <mode>", `authorization mode, default always-allow ${env("authorization")}`).choices([
+        "always-allow",
+        "always-deny",
+        "RBAC",
+      ]),
+    )
+    .option("--cors-origin <origin>", `Access-Control-Allow-Origin, default * ${env("corsOrigin")}`)
+    .option("--problem-base-url <url>", `base of problem 'type' URLs ${env("problemBaseUrl")}`)
+    .option("--body-limit <bytes>", `largest accepted request body, default 4194304 ${env("bodyLimit")}`)
+    .option("--watch-buffer-bytes <bytes>", `unsent bytes after which a slow watcher is disconnected, default 16 MiB ${env("watchBufferBytes")}`)
+    .option("--blocking-timeout <seconds>", `longest wait of ?blocking= requests, default 60 ${env("blockingTimeout")}`)
+    .option("--shutdown-timeout <seconds>", `how long in-flight requests may take to finish on SIGTERM, default 10 ${env("shutdownTimeout")}`)
+    .option("--log-level <level>", `fatal, error, warn, info, debug, trace or silent, default info ${env("logLevel")}`)
+    .option("--log-requests", `log every request ${env("logRequests")}`)
+    .action(async (flags) => {
+      let config;
+      try {
+        const fromFile = flags.config ? optionsFromFile(flags.config) : {};
+        const { config: _c, ...fromFlags } = flags;
+        // commander sets fsync=true by default; only an explicit --no-fsync should override file and env.
+        if (fromFlags.fsync === true) delete fromFlags.fsync;
+        config = resolveApiConfig(fromFile, optionsFromEnv(process.env), fromFlags as ApiOptions);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`krake api: ${err.message}\n`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const logger = createLogger(config.logLevel);
+      let server;
+      try {
+        server = await startApiServer(config, { logger });
+      } catch (err) {
+        logger.fatal({ err: (err as Error).message }, "cannot start the API server");
+        process.exit(1);
+      }
+      const stop = (signal: string) => {
+        logger.info({ signal }, "shutting down");
+        server.close().then(
+          () => process.exit(0),
+          (err) => {
+            logger.error({ err: (err as Error).message }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+}
+
+export function krakeProgram(): Command {
+  return new Command("krake")
+    .description("Krake: create Kubernetes clusters on IaaS clouds and place applications across them")
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError()
+    .addCommand(apiCommand());
+}
+
+await krakeProgram().parseAsync(process.argv);

@@ -1,0 +1,194 @@
+/**
+ * The typed HTTP client of the Krake API, derived from the same kind definitions as the server. `rok`, the
+ * controllers and the tests use it; every call takes an AbortSignal.
+ */
+import type { KindDef, Resource } from "../resources/kind.js";
+import { KrakeApiError, KrakeConnectionError } from "./errors.js";
+import { ndjsonLines } from "./ndjson.js";
+
+export interface ClientOptions {
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+  /** Sent as `Authorization: Bearer <token>` (Keystone-style raw tokens: set `authorization` instead). */
+  token?: string;
+  authorization?: string;
+  headers?: Record<string, string>;
+  /** Per-request timeout for non-watch calls, default 30 s. */
+  timeoutMs?: number;
+  /** A custom fetch (e.g. one with a TLS dispatcher). */
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ListResult<T = Resource> {
+  api: string;
+  kind: string;
+  metadata: { resource_version: string };
+  items: T[];
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "ERROR";
+
+export interface WatchEvent<T = Resource> {
+  type: WatchEventType;
+  object: T;
+}
+
+export interface WatchOptions extends CallOptions {
+  /** Replay every change after this revision first (a list's metadata.resource_version). */
+  resourceVersion?: string | number;
+  heartbeat?: number;
+}
+
+export class KrakeClient {
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(readonly options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, "");
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  private headers(extra?: Record<string, string>): Record<string, string> {
+    const h: Record<string, string> = { Accept: "application/json", ...this.options.headers, ...extra };
+    if (this.options.authorization) h.Authorization = this.options.authorization;
+    else if (this.options.token) h.Authorization = `Bearer ${this.options.token}`;
+    return h;
+  }
+
+  /** One HTTP request; non-2xx answers become KrakeApiError. */
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: CallOptions & { query?: Record<string, string | number | undefined>; stream?: boolean } = {},
+  ): Promise<T> {
+    const url = new URL(this.base + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const signals = [opts.signal].filter(Boolean) as AbortSignal[];
+    if (!opts.stream) signals.push(AbortSignal.timeout(this.options.timeoutMs ?? 30_000));
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        headers: this.headers(body === undefined ? undefined : { "Content-Type": "application/json" }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+      });
+    } catch (err) {
+      if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
+      throw new KrakeConnectionError(this.base, (err as Error).cause ?? err);
+    }
+    if (!res.ok) throw await toApiError(res);
+    if (opts.stream) return res as unknown as T;
+    const text = await res.text();
+    return (text ? JSON.parse(text) : null) as T;
+  }
+
+  root(opts?: CallOptions) {
+    return this.request<{ version: string }>("GET", "/", undefined, opts);
+  }
+
+  me(opts?: CallOptions) {
+    return this.request<{ user: string; roles: string[] }>("GET", "/me", undefined, opts);
+  }
+
+  /** The operations of one kind. */
+  kind<T extends Resource = Resource>(def: KindDef): KindClient<T> {
+    return new KindClient<T>(this, def);
+  }
+}
+
+async function toApiError(res: Response): Promise<KrakeApiError> {
+  const text = await res.text().catch(() => "");
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (body && typeof body === "object") {
+    return new KrakeApiError(res.status, body.title ?? null, body.detail ?? res.statusText, body.errors ?? [], body);
+  }
+  return new KrakeApiError(res.status, null, typeof body === "string" && body ? body : res.statusText, [], body);
+}
+
+export class KindClient<T extends Resource = Resource> {
+  constructor(
+    private readonly client: KrakeClient,
+    readonly def: KindDef,
+  ) {}
+
+  private collection(namespace?: string | null): string {
+    const d = this.def;
+    if (!d.namespaced) return `/${d.group}/${d.plural}`;
+    if (namespace === undefined || namespace === null) throw new Error(`${d.kind} is namespaced: a namespace is required`);
+    return `/${d.group}/namespaces/${encodeURIComponent(namespace)}/${d.plural}`;
+  }
+
+  private item(name: string, namespace?: string | null): string {
+    return `${this.collection(namespace)}/${encodeURIComponent(name)}`;
+  }
+
+  create(body: unknown, namespace?: string | null, opts: CallOptions & { blocking?: string } = {}): Promise<T> {
+    return this.client.request("POST", this.collection(namespace), body, { ...opts, query: { blocking: opts.blocking } });
+  }
+
+  get(name: string, namespace?: string | null, opts?: CallOptions): Promise<T> {
+    return this.client.request("GET", this.item(name, namespace), undefined, opts);
+  }
+
+  /** Lists one namespace (namespaced kinds) or all objects (global kinds). */
+  list(namespace?: string | null, opts?: CallOptions): Promise<ListResult<T>> {
+    return this.client.request("GET", this.collection(namespace), undefined, opts);
+  }
+
+  /** Every namespace the caller may list (namespaced kinds only). */
+  listAll(opts?: CallOptions): Promise<ListResult<T>> {
+    return this.client.request("GET", `/${this.def.group}/${this.def.plural}`, undefined, opts);
+  }
+
+  update(obj: T, opts?: CallOptions): Promise<T> {
+    return this.client.request("PUT", this.item(obj.metadata.name, obj.metadata.namespace), obj, opts);
+  }
+
+  updateStatus(obj: T, opts?: CallOptions): Promise<T> {
+    return this.client.request("PUT", `${this.item(obj.metadata.name, obj.metadata.namespace)}/status`, obj, opts);
+  }
+
+  /** A subresource action (`binding`, `complete`, `shutdown`, `retry`). */
+  action(name: string, action: string, body: unknown, namespace?: string | null, opts?: CallOptions): Promise<T> {
+    return this.client.request("PUT", `${this.item(name, namespace)}/${action}`, body, opts);
+  }
+
+  delete(
+    name: string,
+    namespace?: string | null,
+    opts: CallOptions & { force?: boolean; blocking?: string } = {},
+  ): Promise<T> {
+    return this.client.request("DELETE", this.item(name, namespace), undefined, {
+      ...opts,
+      query: { force: opts.force === undefined ? undefined : opts.force ? "True" : "False", blocking: opts.blocking },
+    });
+  }
+
+  /**
+   * Streams events until the signal aborts or the server closes the stream. `namespace` undefined on a
+   * namespaced kind watches every namespace.
+   */
+  async *watch(namespace: string | null | undefined, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    const path =
+      this.def.namespaced && (namespace === undefined || namespace === null)
+        ? `/${this.def.group}/${this.def.plural}`
+        : this.collection(namespace);
+    const res = await this.client.request<Response>("GET", path, undefined, {
+      signal: opts.signal,
+      stream: true,
+      query: { watch: "true", resource_version: opts.resourceVersion, heartbeat: opts.heartbeat },
+    });
+    for await (const line of ndjsonLines(res.body!, opts.signal)) yield JSON.parse(line) as WatchEvent<T>;
+  }
+}

@@ -1,0 +1,3 @@
+export { KrakeClient, KindClient } from "./client.js";
+export type { ClientOptions, CallOptions, ListResult, WatchEvent, WatchEventType, WatchOptions } from "./client.js";
+export { KrakeApiError, KrakeConnectionError } from "./errors.js";

@@ -1,0 +1,144 @@
+import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck, type Issue } from "../schema.js";
+import type { KindDef } from "../kind.js";
+import { nameColumns, namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
+import { Type } from "@sinclair/typebox";
+
+const imSpec = () =>
+  withCheck(
+    obj({
+      url: str(),
+      username: nullable(str(), { default: null }),
+      password: nullable(str(), { default: null }),
+      token: nullable(str(), { default: null }),
+    }),
+    (im): Issue[] =>
+      im.token || (im.username && im.password)
+        ? []
+        : [{ path: [], message: "At least one authentication should be defined in the IM infrastructure provider spec." }],
+  );
+
+const providerSpec = () => polymorphic({ im: imSpec() });
+
+const providerColumns = (namespaced: boolean) => [
+  ...(namespaced ? namespacedColumns : nameColumns),
+  { header: "type", value: "spec.type" },
+  { header: "url", value: (o: any) => o.spec[o.spec.type]?.url },
+  ...timeColumns,
+];
+
+export const GlobalInfrastructureProvider: KindDef = {
+  group: "infrastructure",
+  kind: "GlobalInfrastructureProvider",
+  plural: "globalinfrastructureproviders",
+  namespaced: false,
+  schema: resourceSchema("infrastructure", "GlobalInfrastructureProvider", { spec: providerSpec() }),
+  hasStatus: false,
+  actions: [],
+  blocking: false,
+  noUpdateIsOk: false,
+  createCheck: "read-then-put",
+  columns: providerColumns(false),
+};
+
+export const InfrastructureProvider: KindDef = {
+  ...GlobalInfrastructureProvider,
+  kind: "InfrastructureProvider",
+  plural: "infrastructureproviders",
+  namespaced: true,
+  schema: resourceSchema("infrastructure", "InfrastructureProvider", { spec: providerSpec() }),
+  columns: providerColumns(true),
+};
+
+const openstackSpec = () =>
+  obj({
+    url: str(),
+    auth: polymorphic({
+      password: obj({
+        version: str({ default: "3" }),
+        user: obj({
+          username: str(),
+          password: str(),
+          domain_name: str({ default: "Default" }),
+          comment: nullable(str(), { default: null }),
+        }),
+        project: obj({
+          name: str(),
+          domain_id: str({ default: "default" }),
+          comment: nullable(str(), { default: null }),
+        }),
+      }),
+    }),
+    metrics: list(metricRef(), { default: [] }),
+    infrastructure_provider: obj({ name: str(), namespaced: bool({ default: false }) }),
+  });
+
+const cloudStatus = () =>
+  statusField(
+    obj({
+      state: enumOf(["ONLINE", "FAILING_METRICS"] as const, { default: "ONLINE" }),
+      metrics_reasons: Type.Record(Type.String(), reasonSchema(), { default: {} }),
+    }),
+  );
+
+const globalCloudRule = (spec: any): Issue[] => {
+  const os = spec?.openstack;
+  if (!os) return [];
+  const issues: Issue[] = [];
+  if (os.infrastructure_provider?.namespaced) {
+    issues.push({
+      path: [],
+      message:
+        "A non-namespaced global cloud resource cannot reference the namespaced infrastructure provider resource.",
+    });
+  }
+  if ((os.metrics ?? []).some((m: any) => m.namespaced)) {
+    issues.push({
+      path: [],
+      message: "A non-namespaced global cloud resource cannot reference the namespaced metric resource.",
+    });
+  }
+  return issues;
+};
+
+const cloudColumns = (namespaced: boolean) => [
+  ...(namespaced ? namespacedColumns : nameColumns),
+  { header: "type", value: "spec.type" },
+  { header: "state", value: "status.state" },
+  { header: "infra provider", value: (o: any) => o.spec[o.spec.type]?.infrastructure_provider?.name },
+  { header: "url", value: (o: any) => o.spec[o.spec.type]?.url, wide: true },
+  {
+    header: "metrics",
+    value: (o: any) => (o.spec[o.spec.type]?.metrics ?? []).map((m: any) => `${m.name}:${m.weight}`).join(", "),
+    wide: true,
+  },
+  ...timeColumns,
+];
+
+export const GlobalCloud: KindDef = {
+  group: "infrastructure",
+  kind: "GlobalCloud",
+  plural: "globalclouds",
+  namespaced: false,
+  schema: resourceSchema("infrastructure", "GlobalCloud", {
+    spec: withCheck(polymorphic({ openstack: openstackSpec() }), globalCloudRule),
+    status: cloudStatus(),
+  }),
+  hasStatus: true,
+  actions: [],
+  blocking: false,
+  noUpdateIsOk: false,
+  createCheck: "read-then-put",
+  columns: cloudColumns(false),
+};
+
+export const Cloud: KindDef = {
+  ...GlobalCloud,
+  kind: "Cloud",
+  plural: "clouds",
+  namespaced: true,
+  schema: resourceSchema("infrastructure", "Cloud", {
+    spec: polymorphic({ openstack: openstackSpec() }),
+    status: cloudStatus(),
+  }),
+  columns: cloudColumns(true),
+};

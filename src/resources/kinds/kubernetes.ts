@@ -1,0 +1,342 @@
+import { Type } from "@sinclair/typebox";
+import {
+
+  bool,
+  constant,
+  datetime,
+  dict,
+  enumOf,
+  int,
+  list,
+  metricRef,
+  nullable,
+  obj,
+  resourceRef,
+  str,
+  withCheck,
+  type Issue,
+} from "../schema.js";
+import { ActionRejected, type KindDef, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
+import { namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
+import {
+  checkAppTosca,
+  checkClusterTosca,
+  checkCsar,
+  checkKubeconfig,
+  checkLabelConstraints,
+  checkManifest,
+  checkMetricConstraints,
+  checkObserverSchema,
+} from "../validators/index.js";
+
+export const applicationStates = [
+  "PENDING",
+  "CREATING",
+  "RUNNING",
+  "RECONCILING",
+  "TRANSLATING",
+  "RETRYING",
+  "RESTARTING",
+  "WAITING_FOR_CLEANING",
+  "READY_FOR_ACTION",
+  "MIGRATING",
+  "WAITING_FOR_CLUSTER_CREATION",
+  "DELETING",
+  "DELETED",
+  "DEGRADED",
+  "FAILED",
+  "COMPLETED",
+] as const;
+
+export const clusterStates = [
+  "PENDING",
+  "ONLINE",
+  "CONNECTING",
+  "OFFLINE",
+  "UNHEALTHY",
+  "NOTREADY",
+  "FAILING_METRICS",
+  "CREATING",
+  "RECONCILING",
+  "DELETING",
+  "FAILING_RECONCILIATION",
+  "FAILED",
+  "DEGRADED",
+] as const;
+
+const labelConstraints = () => withCheck(nullable(list(str()), { default: null }), (l) => checkLabelConstraints(l));
+const metricConstraints = () => withCheck(nullable(list(str()), { default: null }), (l) => checkMetricConstraints(l));
+const hookNames = ["complete", "shutdown"];
+
+const nonEmpty = (v: unknown) =>
+  v !== null && v !== undefined && v !== "" && !(typeof v === "object" && Object.keys(v as object).length === 0);
+
+function applicationSpecRule(spec: any): Issue[] {
+  const issues: Issue[] = [];
+  if (!nonEmpty(spec.manifest) && !nonEmpty(spec.tosca) && !nonEmpty(spec.csar)) {
+    issues.push({
+      path: [],
+      message: "The application should be defined by a manifest file, a TOSCA template or a CSAR file.",
+    });
+  }
+  if (nonEmpty(spec.observer_schema)) {
+    for (const issue of checkObserverSchema(spec.observer_schema, spec.manifest ?? []))
+      issues.push({ path: ["observer_schema", ...issue.path], message: issue.message });
+  }
+  return issues;
+}
+
+const applicationSpec = () =>
+  withCheck(
+    obj({
+      manifest: withCheck(list(dict()), (m) => checkManifest(m)),
+      tosca: withCheck(Type.Union([dict(), str()], { default: {} }), (t) => (nonEmpty(t) ? checkAppTosca(t) : [])),
+      csar: withCheck(nullable(str(), { default: null }), (c) => (nonEmpty(c) ? checkCsar(c) : [])),
+      observer_schema: list(dict(), { default: [] }),
+      constraints: obj({
+        cluster: obj({
+          labels: labelConstraints(),
+          custom_resources: list(str(), { default: [] }),
+          metrics: metricConstraints(),
+        }),
+        migration: bool({ default: true }),
+      }),
+      hooks: withCheck(list(str(), { default: [] }), (hooks: string[]) =>
+        hooks.flatMap((h, i) =>
+          hookNames.includes(h) ? [] : [{ path: [i], message: `Unknown hook '${h}'; expected one of: complete, shutdown.` }],
+        ),
+      ),
+      shutdown_grace_time: nullable(int(), { default: null }),
+      shutdown_failure_strategy: nullable(enumOf(["give_up", "delete"] as const), { default: null }),
+      shutdown_retry_count: nullable(int(), { default: null }),
+      backoff: int({ default: 1 }),
+      backoff_delay: int({ default: 1 }),
+      backoff_limit: int({ default: -1 }),
+      storage_migration: str({ default: "none" }),
+      auto_cluster_create: bool({ default: false }),
+    }),
+    applicationSpecRule,
+  );
+
+const applicationStatus = () =>
+  statusField(
+    obj({
+      state: enumOf(applicationStates, { default: "PENDING" }),
+      reason: nullable(reasonSchema(), { default: null }),
+      container_health: obj(
+        {
+          desired_pods: int({ default: 0 }),
+          running_pods: int({ default: 0 }),
+          completed_pods: int({ default: 0 }),
+          failed_pods: int({ default: 0 }),
+        },
+        { default: { desired_pods: 0, running_pods: 0, completed_pods: 0, failed_pods: 0 } },
+      ),
+      kube_controller_triggered: nullable(datetime(), { default: null }),
+      scheduled: nullable(datetime(), { default: null }),
+      scheduled_retry: nullable(datetime(), { default: null }),
+      shutdown_grace_period: nullable(datetime(), { default: null }),
+      scheduled_to: nullable(resourceRef(), { default: null }),
+      running_on: nullable(resourceRef(), { default: null }),
+      retries: nullable(int(), { default: null }),
+      services: dict({ default: {} }),
+      mangled_observer_schema: list(dict(), { default: [] }),
+      last_observed_manifest: list(dict(), { default: [] }),
+      last_applied_manifest: list(dict(), { default: [] }),
+      complete_token: nullable(str(), { default: null }),
+      complete_cert: nullable(str(), { default: null }),
+      complete_key: nullable(str(), { default: null }),
+      shutdown_token: nullable(str(), { default: null }),
+      shutdown_cert: nullable(str(), { default: null }),
+      shutdown_key: nullable(str(), { default: null }),
+      auto_cluster_create_started: nullable(str(), { default: null }),
+      migration_retries: int({ default: 0 }),
+      migration_timeout: int({ default: 0 }),
+    }),
+  );
+
+function addOwner(stored: Resource, ref: ResourceRef) {
+  const owners = stored.metadata.owners;
+  const same = (o: ResourceRef) =>
+    o.api === ref.api && o.kind === ref.kind && o.name === ref.name && (o.namespace ?? null) === (ref.namespace ?? null);
+  if (!owners.some(same)) owners.push(ref);
+}
+
+const INVALID_TOKEN = "No token has been provided or the provided one is invalid.";
+
+const tokenBody = (kind: string) =>
+  obj({ api: constant("kubernetes"), kind: constant(kind), token: nullable(str(), { default: null }) });
+
+const applicationActions: SubresourceAction[] = [
+  {
+    name: "binding",
+    rbacResource: "applications/binding",
+    body: obj({ api: constant("kubernetes"), kind: constant("ClusterBinding"), cluster: resourceRef() }),
+    apply(stored, body, now) {
+      stored.status.scheduled = now;
+      stored.status.kube_controller_triggered = now;
+      stored.status.scheduled_to = body.cluster;
+      addOwner(stored, body.cluster);
+      return stored;
+    },
+  },
+  {
+    name: "complete",
+    rbacResource: "applications/complete",
+    body: tokenBody("ApplicationComplete"),
+    apply(stored, body, now) {
+      const expected = stored.status.complete_token;
+      if (expected === null || body.token !== expected) throw new ActionRejected(401, null, INVALID_TOKEN);
+      stored.status.state = "READY_FOR_ACTION";
+      stored.metadata.deleted = now;
+      return stored;
+    },
+  },
+  {
+    name: "shutdown",
+    rbacResource: "applications/shutdown",
+    body: tokenBody("ApplicationShutdown"),
+    apply(stored, body) {
+      const expected = stored.status.shutdown_token;
+      if (expected === null || body.token !== expected) throw new ActionRejected(401, null, INVALID_TOKEN);
+      if (stored.status.state === "WAITING_FOR_CLEANING" || stored.status.state === "DEGRADED") {
+        stored.status.state = "READY_FOR_ACTION";
+        stored.status.shutdown_grace_period = null;
+      }
+      return stored;
+    },
+  },
+  {
+    name: "retry",
+    rbacResource: "applications/status",
+    apply(stored) {
+      if (stored.status.state !== "DEGRADED")
+        throw new ActionRejected(400, "UPDATE_ERROR", "No migration or deletion retry needed");
+      stored.status.state = "WAITING_FOR_CLEANING";
+      stored.status.shutdown_grace_period = null;
+      return stored;
+    },
+  },
+];
+
+const refName = (r: ResourceRef | null) => (r ? r.name : null);
+
+export const Application: KindDef = {
+  group: "kubernetes",
+  kind: "Application",
+  plural: "applications",
+  namespaced: true,
+  schema: resourceSchema("kubernetes", "Application", { spec: applicationSpec(), status: applicationStatus() }),
+  hasStatus: true,
+  actions: applicationActions,
+  blocking: true,
+  noUpdateIsOk: false,
+  createCheck: "atomic",
+  onDeleteMark(stored) {
+    if (stored.spec.hooks.includes("shutdown")) stored.status.state = "WAITING_FOR_CLEANING";
+  },
+  columns: [
+    ...namespacedColumns,
+    { header: "state", value: "status.state" },
+    { header: "running on", value: (o) => refName(o.status.running_on) },
+    { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
+    { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
+    ...timeColumns,
+  ],
+};
+
+function clusterSpecRule(spec: any): Issue[] {
+  if (!nonEmpty(spec.kubeconfig) && !nonEmpty(spec.tosca)) {
+    return [{ path: [], message: "The cluster should be defined by a kubeconfig file or a TOSCA template." }];
+  }
+  return [];
+}
+
+const clusterNode = () =>
+  obj({
+    api: constant("kubernetes"),
+    kind: constant("ClusterNode"),
+    metadata: obj({ name: str() }),
+    status: nullable(
+      obj({
+        conditions: list(
+          obj({
+            message: str(),
+            reason: str(),
+            status: enumOf(["True", "False", "Unknown"] as const),
+            type: str(),
+          }),
+        ),
+      }),
+      { default: null },
+    ),
+  });
+
+const clusterSpec = () =>
+  withCheck(
+    obj({
+      kubeconfig: withCheck(dict({ default: {} }), (kc) => (nonEmpty(kc) ? checkKubeconfig(kc) : [])),
+      tosca: withCheck(dict({ default: {} }), (t) => (nonEmpty(t) ? checkClusterTosca(t) : [])),
+      custom_resources: list(str(), { default: [] }),
+      constraints: obj({ cloud: obj({ labels: labelConstraints(), metrics: metricConstraints() }) }),
+      metrics: list(metricRef(), { default: [] }),
+      inherit_metrics: bool({ default: false }),
+      backoff: int({ default: 1 }),
+      backoff_delay: int({ default: 1 }),
+      backoff_limit: int({ default: -1 }),
+      auto_generated: bool({ default: false }),
+    }),
+    clusterSpecRule,
+  );
+
+const clusterStatus = () =>
+  statusField(
+    obj({
+      kube_controller_triggered: nullable(datetime(), { default: null }),
+      state: enumOf(clusterStates, { default: "PENDING" }),
+      reason: nullable(reasonSchema(), { default: null }),
+      metrics_reasons: Type.Record(Type.String(), reasonSchema(), { default: {} }),
+      last_applied_tosca: dict({ default: {} }),
+      nodes: list(clusterNode(), { default: [] }),
+      cluster_id: nullable(str(), { default: null }),
+      scheduled: nullable(datetime(), { default: null }),
+      scheduled_to: nullable(resourceRef(), { default: null }),
+      running_on: nullable(resourceRef(), { default: null }),
+      retries: int({ default: 0 }),
+    }),
+  );
+
+export const Cluster: KindDef = {
+  group: "kubernetes",
+  kind: "Cluster",
+  plural: "clusters",
+  namespaced: true,
+  schema: resourceSchema("kubernetes", "Cluster", { spec: clusterSpec(), status: clusterStatus() }),
+  hasStatus: true,
+  actions: [
+    {
+      name: "binding",
+      rbacResource: "clusters/binding",
+      body: obj({ api: constant("infrastructure"), kind: constant("CloudBinding"), cloud: resourceRef() }),
+      apply(stored, body, now) {
+        stored.status.scheduled = now;
+        stored.status.scheduled_to = body.cloud;
+        addOwner(stored, body.cloud);
+        return stored;
+      },
+    },
+  ],
+  blocking: true,
+  noUpdateIsOk: false,
+  createCheck: "atomic",
+  columns: [
+    ...namespacedColumns,
+    { header: "state", value: "status.state" },
+    { header: "nodes", value: (o) => o.status.nodes.length },
+    { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
+    { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
+    ...timeColumns,
+  ],
+};
+
+

@@ -1,0 +1,33 @@
+import type { KindDef } from "./kind.js";
+import { GlobalMetric, GlobalMetricsProvider, Metric, MetricsProvider, Role, RoleBinding } from "./kinds/core.js";
+import { Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider } from "./kinds/infrastructure.js";
+import { Application, Cluster } from "./kinds/kubernetes.js";
+
+export const KINDS: readonly KindDef[] = [
+  Role,
+  RoleBinding,
+  GlobalMetric,
+  GlobalMetricsProvider,
+  Metric,
+  MetricsProvider,
+  GlobalInfrastructureProvider,
+  InfrastructureProvider,
+  GlobalCloud,
+  Cloud,
+  Application,
+  Cluster,
+];
+
+const byKind = new Map(KINDS.map((k) => [k.kind, k]));
+const byPlural = new Map(KINDS.map((k) => [`${k.group}/${k.plural}`, k]));
+
+export function kindByName(kind: string): KindDef | undefined {
+  return byKind.get(kind);
+}
+
+export function kindByPlural(group: string, plural: string): KindDef | undefined {
+  return byPlural.get(`${group}/${plural}`);
+}
+
+export { Application, Cluster, Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider };
+export { GlobalMetric, GlobalMetricsProvider, Metric, MetricsProvider, Role, RoleBinding };

@@ -1,0 +1,76 @@
+/**
+ * A real API server on a free loopback port with an embedded store in a temp dir, for HTTP-level tests.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { resolveApiConfig, type ApiOptions } from "../../src/api/config.js";
+import { startApiServer } from "../../src/api/start.js";
+import type { ApiServer } from "../../src/api/server.js";
+import { KrakeClient } from "../../src/client/index.js";
+import type { Store } from "../../src/store/store.js";
+
+export interface TestApi {
+  url: string;
+  client: KrakeClient;
+  server: ApiServer;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(options: ApiOptions = {}, store?: Store): Promise<TestApi> {
+  const dataDir = await mkdtemp(join(tmpdir(), "krake-api-test-"));
+  const config = resolveApiConfig({ host: "127.0.0.1", port: 0, dataDir, fsync: false, logLevel: "silent", ...options });
+  const server = await startApiServer(config, { logger: pino({ level: "silent" }), store });
+  const client = new KrakeClient({ url: server.url });
+  return {
+    url: server.url,
+    client,
+    server,
+    dataDir,
+    async close() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A raw HTTP call that returns status, headers and the parsed (or raw) body, for wire-level assertions. */
+export async function http(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

@@ -1,0 +1,92 @@
+/** Minimal valid bodies of every kind, for tests and benchmarks. */
+
+export const kubeconfig = (server = "https://127.0.0.1:6443") => ({
+  apiVersion: "v1",
+  kind: "Config",
+  clusters: [{ name: "c", cluster: { server, "certificate-authority-data": "Q0E=" } }],
+  users: [{ name: "u", user: { token: "secret-token" } }],
+  contexts: [{ name: "ctx", context: { cluster: "c", user: "u" } }],
+  "current-context": "ctx",
+});
+
+export const clusterTosca = () => ({
+  tosca_definitions_version: "tosca_simple_yaml_1_0",
+  imports: [{ grycap_custom_types: "https://raw.githubusercontent.com/grycap/tosca/main/custom_types.yaml" }],
+  topology_template: {
+    inputs: { wn_num: { type: "integer", default: 1 } },
+    node_templates: { front: { type: "tosca.nodes.indigo.Compute" } },
+    outputs: { kubeconfig: { value: { get_attribute: ["front", "tosca_endpoint"] } } },
+  },
+});
+
+export const deployment = (name = "echo-demo") => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name },
+  spec: {
+    selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { containers: [{ name: "echo", image: "k8s.gcr.io/echoserver:1.10", ports: [{ containerPort: 8080 }] }] },
+    },
+  },
+});
+
+export const bodies = {
+  Role: (name: string) => ({ metadata: { name }, rules: [{ api: "", resources: [""], namespaces: [""], verbs: ["get", "list"] }] }),
+  RoleBinding: (name: string) => ({ metadata: { name }, users: ["alice"], roles: ["reader"] }),
+  GlobalMetric: (name: string) => ({
+    metadata: { name },
+    spec: { allowed_values: [], min: 0, max: 1, provider: { name: "static_provider", metric: name } },
+  }),
+  Metric: (name: string) => ({
+    metadata: { name },
+    spec: { allowed_values: [], min: 0, max: 1, provider: { name: "prom", metric: name } },
+  }),
+  GlobalMetricsProvider: (name: string) => ({
+    metadata: { name },
+    spec: { type: "static", static: { metrics: { electricity_cost_1: 0.9 } } },
+  }),
+  MetricsProvider: (name: string) => ({
+    metadata: { name },
+    spec: { type: "prometheus", prometheus: { url: "http://localhost:9090" } },
+  }),
+  GlobalInfrastructureProvider: (name: string) => ({
+    metadata: { name },
+    spec: { type: "im", im: { url: "http://localhost:8800", username: "test", password: "test" } },
+  }),
+  InfrastructureProvider: (name: string) => ({
+    metadata: { name },
+    spec: { type: "im", im: { url: "http://localhost:8800", token: "tkn" } },
+  }),
+  GlobalCloud: (name: string) => ({
+    metadata: { name },
+    spec: {
+      type: "openstack",
+      openstack: {
+        url: "https://keystone.example:5000/v3",
+        auth: { type: "password", password: { user: { username: "u", password: "p" }, project: { name: "proj" } } },
+        infrastructure_provider: { name: "im-provider" },
+      },
+    },
+  }),
+  Cloud: (name: string) => ({
+    metadata: { name },
+    spec: {
+      type: "openstack",
+      openstack: {
+        url: "https://keystone.example:5000/v3",
+        auth: { type: "password", password: { user: { username: "u", password: "p" }, project: { name: "proj" } } },
+        infrastructure_provider: { name: "im-provider", namespaced: true },
+      },
+    },
+  }),
+  Application: (name: string) => ({
+    metadata: { name },
+    spec: { manifest: [deployment()], constraints: { cluster: {} } },
+  }),
+  Cluster: (name: string) => ({
+    metadata: { name },
+    spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } },
+  }),
+} as const;
