@@ -10,7 +10,6 @@ export async function waitForState(
   written: KeyValue,
   state: string,
   timeoutMs: number,
-  _name: string,
 ): Promise<string> {
   const wanted = state.toUpperCase();
   const stateOf = (value: string) => String(JSON.parse(value)?.status?.state ?? "").toUpperCase();

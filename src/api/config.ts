@@ -22,6 +22,7 @@ export interface ApiConfig {
   problemBaseUrl: string;
   bodyLimit: number;
   watchMaxBufferedBytes: number;
+  watchSlowGraceMs: number;
   blockingTimeoutMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -47,6 +48,7 @@ export interface ApiOptions {
   problemBaseUrl?: string;
   bodyLimit?: string | number;
   watchBufferBytes?: string | number;
+  watchSlowGrace?: string | number;
   blockingTimeout?: string | number;
   shutdownTimeout?: string | number;
   logLevel?: string;
@@ -78,6 +80,7 @@ const ENV: Record<keyof ApiOptions, string> = {
   problemBaseUrl: "KRAKE_PROBLEM_BASE_URL",
   bodyLimit: "KRAKE_BODY_LIMIT",
   watchBufferBytes: "KRAKE_WATCH_BUFFER_BYTES",
+  watchSlowGrace: "KRAKE_WATCH_SLOW_GRACE",
   blockingTimeout: "KRAKE_BLOCKING_TIMEOUT",
   shutdownTimeout: "KRAKE_SHUTDOWN_TIMEOUT",
   logLevel: "KRAKE_LOG_LEVEL",
@@ -117,6 +120,7 @@ export function optionsFromFile(path: string): ApiOptions {
     problemBaseUrl: doc.docs?.problem_base_url,
     bodyLimit: doc.limits?.body_bytes,
     watchBufferBytes: doc.limits?.watch_buffer_bytes,
+    watchSlowGrace: doc.limits?.watch_slow_grace,
     blockingTimeout: doc.blocking_timeout,
     shutdownTimeout: doc.shutdown_timeout,
     logLevel: typeof doc.log === "object" ? doc.log?.level : doc.log,
@@ -199,6 +203,7 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     problemBaseUrl: o.problemBaseUrl ?? DEFAULT_PROBLEM_BASE_URL,
     bodyLimit: int(o.bodyLimit ?? 4 * 1024 * 1024, "body-limit", 1024, 1024 * 1024 * 1024),
     watchMaxBufferedBytes: int(o.watchBufferBytes ?? 16 * 1024 * 1024, "watch-buffer-bytes", 64 * 1024, 1024 * 1024 * 1024),
+    watchSlowGraceMs: seconds(o.watchSlowGrace ?? 10, "watch-slow-grace"),
     blockingTimeoutMs: seconds(o.blockingTimeout ?? 60, "blocking-timeout"),
     shutdownTimeoutMs: seconds(o.shutdownTimeout ?? 10, "shutdown-timeout"),
     logLevel,

@@ -55,6 +55,12 @@ function intQuery(query: Query, name: string, fallback: number | undefined): num
   return n;
 }
 
+/** A write without a body is Krake's "not JSON" case (aiohttp's json() fails on an empty body). */
+function bodyOf(req: FastifyRequest): unknown {
+  if (req.body === undefined) throw Errors.unsupportedMediaType();
+  return req.body;
+}
+
 function blockingState(def: KindDef, query: Query): string | null {
   const raw = query.blocking;
   if (!def.blocking || raw === undefined || raw === "False") return null;
@@ -130,13 +136,12 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     };
 
     const create = async (req: FastifyRequest, reply: FastifyReply) => {
-      const stored = await service.create(def, nsOf(req), req.body);
+      const stored = await service.create(def, nsOf(req), bodyOf(req));
       const state = blockingState(def, req.query as Query);
       if (state === null) return sendJson(reply, stored);
-      const obj = JSON.parse(stored.json);
       return sendJson(
         reply,
-        await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs, obj.metadata.name),
+        await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs),
       );
     };
 
@@ -146,7 +151,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const stored = await service.delete(def, nsOf(req), nameOf(req), force);
       const state = blockingState(def, query);
       if (state === null || force) return sendJson(reply, stored);
-      return sendJson(reply, await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs, nameOf(req)));
+      return sendJson(reply, await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs));
     };
 
     path(base, {
@@ -168,7 +173,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       },
       PUT: {
         access: access("update"),
-        handle: async (req, reply) => sendJson(reply, await service.update(def, nsOf(req), nameOf(req), req.body)),
+        handle: async (req, reply) => sendJson(reply, await service.update(def, nsOf(req), nameOf(req), bodyOf(req))),
       },
       DELETE: { access: access("delete"), handle: remove },
     });
@@ -177,7 +182,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         PUT: {
           access: access("update", `${def.plural}/status`),
           handle: async (req, reply) =>
-            sendJson(reply, await service.updateStatus(def, nsOf(req), nameOf(req), req.body)),
+            sendJson(reply, await service.updateStatus(def, nsOf(req), nameOf(req), bodyOf(req))),
         },
       });
     }
@@ -192,7 +197,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
     async function runAction(def: KindDef, action: SubresourceAction, req: FastifyRequest) {
       try {
-        return await service.action(def, action, nsOf(req), nameOf(req), req.body);
+        return await service.action(def, action, nsOf(req), nameOf(req), action.body ? bodyOf(req) : null);
       } catch (err) {
         if (err instanceof ActionRejected) {
           throw new ApiError(err.status, err.title, err.status === 401 ? `401: ${err.message}` : err.message);

@@ -52,7 +52,8 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     // Names may hold `:` and other characters Krake allows; keep fastify's defaults otherwise.
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },
     ...(https ? { https } : {}),
-    forceCloseConnections: false,
+    // Idle keep-alive sockets would otherwise hold close() open until they time out.
+    forceCloseConnections: "idle",
     return503OnClosing: true,
   } as any) as unknown as FastifyInstance;
 
@@ -68,7 +69,11 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     rbac,
   );
   const service = new ResourceService(store, { retryTransactions: config.retryTransactions });
-  const watches = new WatchHub(store, { maxBufferedBytes: config.watchMaxBufferedBytes });
+  const watches = new WatchHub(store, {
+    maxBufferedBytes: config.watchMaxBufferedBytes,
+    slowGraceMs: config.watchSlowGraceMs,
+    headers: { "Access-Control-Allow-Origin": config.authentication.corsOrigin, "Access-Control-Allow-Credentials": "true" },
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {

@@ -1,9 +1,11 @@
 /**
  * Watch streams (api.md §7, D5): newline-delimited JSON events, heartbeats, replay from a resource version.
  *
- * A slow reader must never hold the server back: events go to the socket without waiting, and when the
- * bytes the socket has not taken exceed `maxBufferedBytes`, the stream gets a final ERROR event naming the
- * last revision it was sent and is closed. The client resumes from there with `resource_version`.
+ * A slow reader must never hold the server back: events go to the socket without waiting. A burst (one
+ * group commit can carry many events) may briefly fill a fast reader's buffer, so a watcher is judged slow
+ * only when its unsent bytes stay above `maxBufferedBytes` for `slowGraceMs` without draining, or exceed
+ * four times that at once. A slow stream gets a final ERROR event naming the last revision it was sent and
+ * is closed; the client resumes from there with `resource_version`.
  */
 import type { ServerResponse } from "node:http";
 import type { Store, StoreEvent, WatchHandle } from "../store/store.js";
@@ -16,6 +18,9 @@ import type { NamespaceScope } from "./auth/rbac.js";
 
 export interface WatchLimits {
   maxBufferedBytes: number;
+  slowGraceMs: number;
+  /** Sent with every stream (CORS): the stream bypasses fastify's reply. */
+  headers: Record<string, string>;
 }
 
 export interface WatchRequest {
@@ -65,6 +70,7 @@ export class WatchHub {
     let heartbeat: NodeJS.Timeout | null = null;
     const pending: StoreEvent[][] = [];
     let streaming = false;
+    let slowTimer: NodeJS.Timeout | null = null;
 
     const finish = () => {
       if (closed) return;
@@ -72,6 +78,7 @@ export class WatchHub {
       this.open.delete(finish);
       handle?.cancel();
       if (heartbeat) clearInterval(heartbeat);
+      if (slowTimer) clearTimeout(slowTimer);
       if (!res.writableEnded) res.end();
     };
 
@@ -85,19 +92,31 @@ export class WatchHub {
       }
       if (chunk === "") return;
       res.write(chunk);
-      if (res.writableLength > this.limits.maxBufferedBytes) {
-        const problem = {
-          type: "ERROR",
-          object: {
-            title: "WATCH_TOO_SLOW",
-            status: 410,
-            detail: `The watcher did not keep up and was disconnected. Resume with resource_version=${lastRevision}.`,
-            resource_version: String(lastRevision),
-          },
-        };
-        res.write(JSON.stringify(problem) + "\n");
-        finish();
+      const unsent = res.writableLength;
+      if (unsent > 4 * this.limits.maxBufferedBytes) disconnectSlow();
+      else if (unsent > this.limits.maxBufferedBytes && slowTimer === null) {
+        slowTimer = setTimeout(disconnectSlow, this.limits.slowGraceMs);
+        res.once("drain", () => {
+          if (slowTimer) clearTimeout(slowTimer);
+          slowTimer = null;
+        });
       }
+    };
+
+    const disconnectSlow = () => {
+      if (closed) return;
+      // Everything before this line reaches the client first, so lastRevision is a safe resume point.
+      const problem = {
+        type: "ERROR",
+        object: {
+          title: "WATCH_TOO_SLOW",
+          status: 410,
+          detail: `The watcher did not keep up and was disconnected. Resume with resource_version=${lastRevision}.`,
+          resource_version: String(lastRevision),
+        },
+      };
+      res.write(JSON.stringify(problem) + "\n");
+      finish();
     };
 
     try {
@@ -119,7 +138,7 @@ export class WatchHub {
     beforeStream();
     res.on("close", finish);
     res.on("error", finish);
-    res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+    res.writeHead(200, { ...this.limits.headers, "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
     res.flushHeaders();
     streaming = true;
     for (const batch of pending.splice(0)) deliver(batch);
