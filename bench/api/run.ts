@@ -330,6 +330,9 @@ interface Measured {
    * machine. More than a few % means the numbers are not this code's.
    */
   otherCpuPct: number;
+  /** Server CPU time per successful operation: what the code costs, whatever else the machine was doing. */
+  serverCpuUsPerOp: number;
+  etcdCpuUsPerOp?: number;
 }
 
 async function runLoad(args: LoadArgs, timeoutMs = 15 * 60_000): Promise<LoadResult> {
@@ -401,8 +404,12 @@ async function measure(label: string, server: ServerProcess, args: LoadArgs, etc
   const self = process.cpuUsage(self0);
   const others = machineBusySeconds() - machine0 - serverUsed - etcdUsed - (load.processCpuSec ?? 0) - (self.user + self.system) / 1e6;
   const pct = (used: number) => Math.round((used / secs) * 1000) / 10;
-  const m: Measured = { label, load, serverCpuPct: pct(serverUsed), otherCpuPct: Math.max(0, pct(others)) };
-  if (etcd) m.etcdCpuPct = pct(etcdUsed);
+  const perOp = (used: number) => Math.round((used / Math.max(1, load.ok)) * 1e6);
+  const m: Measured = { label, load, serverCpuPct: pct(serverUsed), otherCpuPct: Math.max(0, pct(others)), serverCpuUsPerOp: perOp(serverUsed) };
+  if (etcd) {
+    m.etcdCpuPct = pct(etcdUsed);
+    m.etcdCpuUsPerOp = perOp(etcdUsed);
+  }
   log(`${label}: ${summary(load)}; server CPU ${m.serverCpuPct} %, other processes ${m.otherCpuPct} %`);
   return m;
 }
@@ -729,15 +736,15 @@ function allMeasured(r: Results): Measured[] {
 function rawTable(r: Results): string {
   const all = allMeasured(r);
   const lines = [
-    "| run | ops | ok | errors | concurrency | wall s | ops/s | p50 ms | p90 ms | p99 ms | max ms | server CPU % | load CPU % | others' CPU % |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| run | ops | ok | errors | concurrency | wall s | ops/s | p50 ms | p90 ms | p99 ms | max ms | server CPU % | server CPU µs/op | load CPU % | others' CPU % |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const m of all) {
     const l = m.load.latencyMs;
     const cpu = `${fmt(m.serverCpuPct)}${m.etcdCpuPct !== undefined ? ` (etcd ${fmt(m.etcdCpuPct)})` : ""}`;
     const label = m.load.mode === "watch-latency" ? `${m.label} (latency = delivery)` : m.label;
     lines.push(
-      `| ${label} | ${fmt(m.load.count)} | ${fmt(m.load.ok)} | ${fmt(m.load.errors.total)} | ${m.load.concurrency} | ${fmt(m.load.durationMs / 1000, 2)} | ${fmt(m.load.throughput)} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.max, 1)} | ${cpu} | ${fmt(m.load.loadCpuPct)} | ${fmt(m.otherCpuPct)} |`,
+      `| ${label} | ${fmt(m.load.count)} | ${fmt(m.load.ok)} | ${fmt(m.load.errors.total)} | ${m.load.concurrency} | ${fmt(m.load.durationMs / 1000, 2)} | ${fmt(m.load.throughput)} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.max, 1)} | ${cpu} | ${fmt(m.serverCpuUsPerOp)}${m.etcdCpuUsPerOp !== undefined ? ` (etcd ${fmt(m.etcdCpuUsPerOp)})` : ""} | ${fmt(m.load.loadCpuPct)} | ${fmt(m.otherCpuPct)} |`,
     );
   }
   return lines.join("\n");

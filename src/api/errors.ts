@@ -37,6 +37,8 @@ export function problemBody(err: ApiError, baseUrl: string | null, instance?: st
   return body;
 }
 
+export const MAX_REPORTED_ISSUES = 100;
+
 const where = (def: KindDef, ns: string | null) => `in namespace ${ns === null ? "None" : `'${ns}'`}`;
 
 export function formatPath(path: (string | number)[]): string {
@@ -70,9 +72,14 @@ export const Errors = {
       `resource_version ${requested} is too old: the oldest revision still available is ${oldest}. List again and watch from the list's resource_version.`,
     ),
   validation: (issues: Issue[]) => {
-    const errors = issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    // A hostile body can fail in 100,000 places; the first ones are what a person can act on.
+    const shown = issues.slice(0, MAX_REPORTED_ISSUES);
+    const errors = shown.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    if (issues.length > shown.length) {
+      errors.push({ path: "", message: `… and ${issues.length - shown.length} more errors` });
+    }
     const summary = errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ");
-    const count = errors.length === 1 ? "1 validation error" : `${errors.length} validation errors`;
+    const count = issues.length === 1 ? "1 validation error" : `${issues.length} validation errors`;
     return new ApiError(422, null, `${count}: ${summary}`, errors);
   },
   unsupportedMediaType: () => new ApiError(415, null, "415: Unsupported Media Type"),

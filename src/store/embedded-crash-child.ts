@@ -9,6 +9,7 @@
  * value of /last/<runId>/<writer>). Values are derived from keys (see
  * crashValue) so the parent can check them without the child sending them.
  */
+import { writeSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { openEmbeddedStore } from "./embedded.js";
 
@@ -16,10 +17,25 @@ export function crashValue(key: string): string {
   return `value of ${key} ` + "•".repeat(key.length % 50) + "-".repeat(200);
 }
 
+/**
+ * Straight to fd 1, never through process.stdout: that queues in user space when the pipe is full, and
+ * SIGKILL would then drop lines the parent must see ("deleting" before a delete that did happen).
+ */
+function writeLine(line: string): void {
+  const buf = Buffer.from(line);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; // a non-blocking pipe that is full
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const [dataDir, runId, snapshotEvery] = process.argv.slice(2);
   const store = await openEmbeddedStore({ dataDir, fsync: true, snapshotEvery: Number(snapshotEvery) });
-  const out = (line: string) => process.stdout.write(line + "\n");
+  const out = (line: string) => writeLine(line + "\n");
   const writer = async (w: number) => {
     for (let seq = 0; ; seq++) {
       const key = `/crash/${runId}/${w}/${seq}`;

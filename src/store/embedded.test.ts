@@ -18,7 +18,7 @@ import { CompactedError, StoreUnavailableError } from "./store.js";
 
 const dirs: string[] = [];
 after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  if (!process.env.KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 async function tempDir(): Promise<string> {
@@ -391,7 +391,7 @@ describe("embedded store", () => {
       );
       const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
       let count = 0;
-      let lockProbe: Promise<unknown> | null = null;
+      let lockProbe: unknown = null;
       try {
         for await (const line of createInterface({ input: child.stdout })) {
           const [what, a, b] = line.split(" ");
@@ -401,7 +401,8 @@ describe("embedded store", () => {
           else if (what === "last") acked.last.set(`/last/${run}/${a}`, Number(b));
           count++;
           if (probeLock && count === 50) {
-            lockProbe = openEmbeddedStore({ dataDir: dir }).then(
+            // Awaited here, before more lines are read (and so before the kill): the child is alive throughout.
+            lockProbe = await openEmbeddedStore({ dataDir: dir }).then(
               async (s) => {
                 await s.close();
                 return "opened";
@@ -418,9 +419,11 @@ describe("embedded store", () => {
       const { signal } = await exited;
       assert.equal(signal, "SIGKILL", `the child died on its own: ${stderr}`);
       assert.ok(count >= killAfter, `only ${count} acknowledged writes: ${stderr}`);
-      if (lockProbe) {
-        const res = await lockProbe;
-        assert.ok(res instanceof Error && /in use/.test(res.message), `a live holder keeps the lock: ${String(res)}`);
+      if (probeLock) {
+        assert.ok(
+          lockProbe instanceof Error && /in use/.test(lockProbe.message),
+          `a live holder keeps the lock: ${String(lockProbe)}`,
+        );
       }
     }
 
@@ -439,7 +442,14 @@ describe("embedded store", () => {
             const kv = await s.get(key);
             if (acked.dels.has(key)) assert.equal(kv, null, `${key} was deleted`);
             else if (kv === null && acked.deleting.has(key)) continue; // deleted, but killed before the ack
-            else assert.equal(kv?.value, crashValue(key), `acknowledged ${key} is missing or wrong after crash ${run}`);
+            else if (kv?.value !== crashValue(key)) {
+              let diag = "";
+              for (const f of await readdir(dir)) {
+                const txt = await readFile(join(dir, f), "utf8").catch(() => "");
+                for (const l of txt.split("\n")) if (l.includes(JSON.stringify(key))) diag += `\n${f}: ${l.slice(0, 120)}`;
+              }
+              assert.fail(`DIAG ${dir} ${key} deleting=${acked.deleting.has(key)} files=${(await readdir(dir)).join(",")} ${diag}`);
+            }
           }
           for (const [key, seq] of acked.last) {
             const kv = await s.get(key);

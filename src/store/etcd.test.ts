@@ -290,18 +290,28 @@ describe("etcd store: etcd specifics", () => {
   test("a write issued while etcd is unreachable waits for it instead of failing, and is applied once", async (t) => {
     const etcd = await ownEtcd(t);
     const proxy = await startProxy(t, etcd.endpoint);
-    const prefix = uniquePrefix();
-    const store = await openStore(t, proxy.endpoint, prefix);
+    const store = await openStore(t, proxy.endpoint);
+    const rec = recorder();
+    await store.watch("", { onEvents: rec.onEvents, onError: rec.onError });
     await store.put("a", "1");
+    await waitFor("first event", () => rec.events.length === 1);
     const before = await store.revision();
+
     proxy.block();
+    // Once the watch has been turned away, the store knows its connection is gone: the write below cannot
+    // go out on the dead one (which would be ambiguous, and rightly not retried).
+    await waitFor("the watch to try to reconnect", () => proxy.refused() >= 1);
     const pending = store.put("b", "2");
-    await waitFor("the store to have tried to reconnect", () => proxy.refused() >= 2);
+    const refusedAtWrite = proxy.refused();
+    await waitFor("more reconnect attempts", () => proxy.refused() >= refusedAtWrite + 2);
     proxy.unblock();
+
     const res = await pending;
     assert.ok(res.ok);
     assert.equal(res.kv.modRevision, before + 1);
     assert.equal(await store.revision(), before + 1);
+    await waitFor("the write's event", () => rec.events.length === 2);
+    assert.deepEqual(rec.errors, []);
   });
 
   test("a plain etcd restart (no proxy) keeps watches and writes working", async (t) => {

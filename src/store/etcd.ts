@@ -22,7 +22,11 @@
 import { readFileSync } from "node:fs";
 import {
   Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
   GRPCOutOfRangeError,
+  GRPCUnauthenticatedError,
+  isRecoverableError,
   type IDuplexStream,
   type IKeyValue,
   type IOptions,
@@ -66,9 +70,12 @@ const RETRY_BUDGET_MS = 5_000;
 const WATCH_RECONNECT_BUDGET_MS = 60_000;
 const WATCH_BACKOFF_MIN_MS = 25;
 const WATCH_BACKOFF_MAX_MS = 2_000;
-/** Range pages: etcd values go up to 1.5 MiB, so pages are bounded by count and the receive limit raised. */
+/**
+ * Big ranges are read in pages, so that no single response has to hold everything. Values go up to etcd's
+ * request limit (1.5 MiB), so a page can still be large: gRPC's 4 MiB receive limit is lifted (etcd
+ * itself sends up to 2 GiB).
+ */
 const RANGE_PAGE_SIZE = 500;
-const MAX_RECEIVE_BYTES = 256 * 1024 * 1024;
 
 type FaultPolicy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
 
@@ -122,15 +129,16 @@ function isNotSentError(err: unknown): boolean {
 
 /** For idempotent reads, any connection-level failure is worth another try. */
 function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const name = err.constructor.name;
+  return err instanceof Error && (isNotSentError(err) || isRecoverableError(err));
+}
+
+/** Credentials missing or wrong: retrying or waiting will not help, and the message should say so. */
+function isAccessError(err: unknown): boolean {
   return (
-    isNotSentError(err) ||
-    name === "GRPCUnavailableError" ||
-    name === "GRPCDeadlineExceededError" ||
-    name === "GRPCCancelledError" ||
-    name === "GRPCInternalError" ||
-    name === "GRPCUnknownError"
+    err instanceof EtcdAuthenticationFailedError ||
+    err instanceof EtcdPermissionDeniedError ||
+    err instanceof GRPCUnauthenticatedError ||
+    (err instanceof Error && /user name is empty|invalid auth token|permission denied/.test(err.message))
   );
 }
 
@@ -171,7 +179,7 @@ class EtcdStore implements Store {
       faultHandling: { host: () => passThrough, global: passThrough },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + REQUEST_TIMEOUT_MS }),
       grpcOptions: {
-        "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
+        "grpc.max_receive_message_length": -1,
         // A dead peer behind a silent network would otherwise leave watch streams hanging forever. etcd
         // rejects pings more frequent than every 5s (--grpc-keepalive-min-time).
         "grpc.keepalive_time_ms": 30_000,
@@ -192,10 +200,10 @@ class EtcdStore implements Store {
       );
     } catch (err) {
       this.client.close();
-      throw new StoreUnavailableError(
-        `cannot reach ${this.where} within ${timeoutMs}ms: ${errorText(err)}`,
-        { cause: err },
-      );
+      const problem = isAccessError(err)
+        ? `${this.where} refused access (check the etcd username/password)`
+        : `cannot reach ${this.where} within ${timeoutMs}ms`;
+      throw new StoreUnavailableError(`${problem}: ${errorText(err)}`, { cause: err });
     }
   }
 

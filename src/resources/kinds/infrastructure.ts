@@ -1,4 +1,5 @@
-import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck, type Issue } from "../schema.js";
+import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck } from "../schema.js";
+import { checkGlobalCloudSpec, checkImProviderSpec } from "../validators/index.js";
 import type { KindDef } from "../kind.js";
 import { nameColumns, namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
 import { Type } from "@sinclair/typebox";
@@ -11,10 +12,7 @@ const imSpec = () =>
       password: nullable(str(), { default: null }),
       token: nullable(str(), { default: null }),
     }),
-    (im): Issue[] =>
-      im.token || (im.username && im.password)
-        ? []
-        : [{ path: [], message: "At least one authentication should be defined in the IM infrastructure provider spec." }],
+    checkImProviderSpec,
   );
 
 const providerSpec = () => polymorphic({ im: imSpec() });
@@ -80,26 +78,6 @@ const cloudStatus = () =>
     }),
   );
 
-const globalCloudRule = (spec: any): Issue[] => {
-  const os = spec?.openstack;
-  if (!os) return [];
-  const issues: Issue[] = [];
-  if (os.infrastructure_provider?.namespaced) {
-    issues.push({
-      path: [],
-      message:
-        "A non-namespaced global cloud resource cannot reference the namespaced infrastructure provider resource.",
-    });
-  }
-  if ((os.metrics ?? []).some((m: any) => m.namespaced)) {
-    issues.push({
-      path: [],
-      message: "A non-namespaced global cloud resource cannot reference the namespaced metric resource.",
-    });
-  }
-  return issues;
-};
-
 const cloudColumns = (namespaced: boolean) => [
   ...(namespaced ? namespacedColumns : nameColumns),
   { header: "type", value: "spec.type" },
@@ -120,7 +98,7 @@ export const GlobalCloud: KindDef = {
   plural: "globalclouds",
   namespaced: false,
   schema: resourceSchema("infrastructure", "GlobalCloud", {
-    spec: withCheck(polymorphic({ openstack: openstackSpec() }), globalCloudRule),
+    spec: withCheck(polymorphic({ openstack: openstackSpec() }), checkGlobalCloudSpec),
     status: cloudStatus(),
   }),
   hasStatus: true,

@@ -14,19 +14,20 @@ import {
   resourceRef,
   str,
   withCheck,
-  type Issue,
 } from "../schema.js";
 import { ActionRejected, type KindDef, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
 import { namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
 import {
   checkAppTosca,
+  checkApplicationSpec,
+  checkClusterSpec,
   checkClusterTosca,
   checkCsar,
   checkKubeconfig,
   checkLabelConstraints,
   checkManifest,
   checkMetricConstraints,
-  checkObserverSchema,
+  isGiven,
 } from "../validators/index.js";
 
 export const applicationStates = [
@@ -68,30 +69,12 @@ const labelConstraints = () => withCheck(nullable(list(str()), { default: null }
 const metricConstraints = () => withCheck(nullable(list(str()), { default: null }), (l) => checkMetricConstraints(l));
 const hookNames = ["complete", "shutdown"];
 
-const nonEmpty = (v: unknown) =>
-  v !== null && v !== undefined && v !== "" && !(typeof v === "object" && Object.keys(v as object).length === 0);
-
-function applicationSpecRule(spec: any): Issue[] {
-  const issues: Issue[] = [];
-  if (!nonEmpty(spec.manifest) && !nonEmpty(spec.tosca) && !nonEmpty(spec.csar)) {
-    issues.push({
-      path: [],
-      message: "The application should be defined by a manifest file, a TOSCA template or a CSAR file.",
-    });
-  }
-  if (nonEmpty(spec.observer_schema)) {
-    for (const issue of checkObserverSchema(spec.observer_schema, spec.manifest ?? []))
-      issues.push({ path: ["observer_schema", ...issue.path], message: issue.message });
-  }
-  return issues;
-}
-
 const applicationSpec = () =>
   withCheck(
     obj({
       manifest: withCheck(list(dict()), (m) => checkManifest(m)),
-      tosca: withCheck(Type.Union([dict(), str()], { default: {} }), (t) => (nonEmpty(t) ? checkAppTosca(t) : [])),
-      csar: withCheck(nullable(str(), { default: null }), (c) => (nonEmpty(c) ? checkCsar(c) : [])),
+      tosca: withCheck(Type.Union([dict(), str()], { default: {} }), (t) => (isGiven(t) ? checkAppTosca(t) : [])),
+      csar: withCheck(nullable(str(), { default: null }), (c) => (isGiven(c) ? checkCsar(c) : [])),
       observer_schema: list(dict(), { default: [] }),
       constraints: obj({
         cluster: obj({
@@ -115,7 +98,7 @@ const applicationSpec = () =>
       storage_migration: str({ default: "none" }),
       auto_cluster_create: bool({ default: false }),
     }),
-    applicationSpecRule,
+    checkApplicationSpec,
   );
 
 const applicationStatus = () =>
@@ -245,13 +228,6 @@ export const Application: KindDef = {
   ],
 };
 
-function clusterSpecRule(spec: any): Issue[] {
-  if (!nonEmpty(spec.kubeconfig) && !nonEmpty(spec.tosca)) {
-    return [{ path: [], message: "The cluster should be defined by a kubeconfig file or a TOSCA template." }];
-  }
-  return [];
-}
-
 const clusterNode = () =>
   obj({
     api: constant("kubernetes"),
@@ -275,8 +251,8 @@ const clusterNode = () =>
 const clusterSpec = () =>
   withCheck(
     obj({
-      kubeconfig: withCheck(dict({ default: {} }), (kc) => (nonEmpty(kc) ? checkKubeconfig(kc) : [])),
-      tosca: withCheck(dict({ default: {} }), (t) => (nonEmpty(t) ? checkClusterTosca(t) : [])),
+      kubeconfig: withCheck(dict({ default: {} }), (kc) => (isGiven(kc) ? checkKubeconfig(kc) : [])),
+      tosca: withCheck(dict({ default: {} }), (t) => (isGiven(t) ? checkClusterTosca(t) : [])),
       custom_resources: list(str(), { default: [] }),
       constraints: obj({ cloud: obj({ labels: labelConstraints(), metrics: metricConstraints() }) }),
       metrics: list(metricRef(), { default: [] }),
@@ -286,7 +262,7 @@ const clusterSpec = () =>
       backoff_limit: int({ default: -1 }),
       auto_generated: bool({ default: false }),
     }),
-    clusterSpecRule,
+    checkClusterSpec,
   );
 
 const clusterStatus = () =>
