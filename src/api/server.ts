@@ -1,7 +1,7 @@
 /**
  * The Krake API server: fastify, the routes derived from the kind definitions, and the store.
  */
-import Fastify, { type FastifyInstance, type FastifyError } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from "fastify";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Store } from "../store/store.js";
@@ -47,7 +47,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     : null;
   const app = Fastify({
     loggerInstance: logger.child({}, { redact: REDACT }) as any,
-    disableRequestLogging: !config.logRequests,
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
     bodyLimit: config.bodyLimit,
     // Names may hold `:` and other characters Krake allows; keep fastify's defaults otherwise.
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },

@@ -2,7 +2,7 @@
  * The typed HTTP client of the Krake API, derived from the same kind definitions as the server. `rok`, the
  * controllers and the tests use it; every call takes an AbortSignal.
  */
-import type { KindDef, Resource } from "../resources/kind.js";
+import type { KindDef, Resource, ResourceOf } from "../resources/kind.js";
 import { KrakeApiError, KrakeConnectionError } from "./errors.js";
 import { ndjsonLines } from "./ndjson.js";
 
@@ -97,8 +97,8 @@ export class KrakeClient {
   }
 
   /** The operations of one kind. */
-  kind<T extends Resource = Resource>(def: KindDef): KindClient<T> {
-    return new KindClient<T>(this, def);
+  kind<D extends KindDef<any>>(def: D): KindClient<ResourceOf<D>> {
+    return new KindClient<ResourceOf<D>>(this, def);
   }
 }
 
@@ -119,7 +119,7 @@ async function toApiError(res: Response): Promise<KrakeApiError> {
 export class KindClient<T extends Resource = Resource> {
   constructor(
     private readonly client: KrakeClient,
-    readonly def: KindDef,
+    readonly def: KindDef<any>,
   ) {}
 
   private collection(namespace?: string | null): string {

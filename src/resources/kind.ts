@@ -2,7 +2,7 @@
  * The one declarative definition of a resource kind. Routes, validation, serialisation, OpenAPI, the typed
  * client and the CLI tables are all derived from it, so adding a kind means adding one of these.
  */
-import type { TObject, TSchema } from "@sinclair/typebox";
+import type { Static, TObject, TSchema } from "@sinclair/typebox";
 
 export type Group = "core" | "infrastructure" | "kubernetes";
 
@@ -70,13 +70,13 @@ export interface Column {
   wide?: boolean;
 }
 
-export interface KindDef {
+export interface KindDef<S extends TObject = TObject> {
   group: Group;
   kind: string;
   plural: string;
   namespaced: boolean;
   /** The full resource schema; `metadata` is its first property. */
-  schema: TObject;
+  schema: S;
   /** A `status` field edited only through the `/status` subresource. */
   hasStatus: boolean;
   actions: SubresourceAction[];
@@ -94,3 +94,11 @@ export interface KindDef {
 export function refOf(def: KindDef, name: string, namespace: string | null): ResourceRef {
   return { api: def.group, namespace, kind: def.kind, name };
 }
+
+/** Keeps the schema's static type, so that clients of a kind get typed objects. */
+export function defineKind<S extends TObject>(def: KindDef<S>): KindDef<S> {
+  return def;
+}
+
+/** The object type of a kind, as the API returns it. */
+export type ResourceOf<D extends KindDef<any>> = D extends KindDef<infer S> ? Static<S> & Resource : Resource;

@@ -1,5 +1,5 @@
 import { enumOf, float, floatDict, int, list, obj, polymorphic, str } from "../schema.js";
-import type { KindDef } from "../kind.js";
+import { defineKind } from "../kind.js";
 import { nameColumns, namespacedColumns, resourceSchema, timeColumns } from "./common.js";
 
 const verbs = ["create", "list", "list_all", "get", "update", "delete"] as const;
@@ -12,7 +12,7 @@ const roleRule = () =>
     verbs: list(enumOf(verbs)),
   });
 
-export const Role: KindDef = {
+export const Role = defineKind({
   group: "core",
   kind: "Role",
   plural: "roles",
@@ -24,9 +24,9 @@ export const Role: KindDef = {
   noUpdateIsOk: false,
   createCheck: "atomic",
   columns: [...nameColumns, { header: "rules", value: (o) => o.rules.length }, ...timeColumns],
-};
+});
 
-export const RoleBinding: KindDef = {
+export const RoleBinding = defineKind({
   group: "core",
   kind: "RoleBinding",
   plural: "rolebindings",
@@ -43,7 +43,7 @@ export const RoleBinding: KindDef = {
     { header: "roles", value: (o) => o.roles.join(", ") },
     ...timeColumns,
   ],
-};
+});
 
 const metricSpec = () =>
   obj({
@@ -62,7 +62,7 @@ const metricColumns = (namespaced: boolean) => [
   ...timeColumns,
 ];
 
-export const GlobalMetric: KindDef = {
+export const GlobalMetric = defineKind({
   group: "core",
   kind: "GlobalMetric",
   plural: "globalmetrics",
@@ -74,16 +74,16 @@ export const GlobalMetric: KindDef = {
   noUpdateIsOk: false,
   createCheck: "atomic",
   columns: metricColumns(false),
-};
+});
 
-export const Metric: KindDef = {
+export const Metric = defineKind({
   ...GlobalMetric,
   kind: "Metric",
   plural: "metrics",
   namespaced: true,
   schema: resourceSchema("core", "Metric", { spec: metricSpec() }),
   columns: metricColumns(true),
-};
+});
 
 const metricsProviderSpec = () =>
   polymorphic({
@@ -103,7 +103,7 @@ const providerColumns = (namespaced: boolean) => [
   ...timeColumns,
 ];
 
-export const GlobalMetricsProvider: KindDef = {
+export const GlobalMetricsProvider = defineKind({
   group: "core",
   kind: "GlobalMetricsProvider",
   plural: "globalmetricsproviders",
@@ -115,9 +115,9 @@ export const GlobalMetricsProvider: KindDef = {
   noUpdateIsOk: true,
   createCheck: "atomic",
   columns: providerColumns(false),
-};
+});
 
-export const MetricsProvider: KindDef = {
+export const MetricsProvider = defineKind({
   ...GlobalMetricsProvider,
   kind: "MetricsProvider",
   plural: "metricsproviders",
@@ -125,4 +125,4 @@ export const MetricsProvider: KindDef = {
   schema: resourceSchema("core", "MetricsProvider", { spec: metricsProviderSpec() }),
   noUpdateIsOk: false,
   columns: providerColumns(true),
-};
+});

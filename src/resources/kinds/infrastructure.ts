@@ -1,6 +1,6 @@
 import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck } from "../schema.js";
 import { checkGlobalCloudSpec, checkImProviderSpec } from "../validators/index.js";
-import type { KindDef } from "../kind.js";
+import { defineKind } from "../kind.js";
 import { nameColumns, namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
 import { Type } from "@sinclair/typebox";
 
@@ -24,7 +24,7 @@ const providerColumns = (namespaced: boolean) => [
   ...timeColumns,
 ];
 
-export const GlobalInfrastructureProvider: KindDef = {
+export const GlobalInfrastructureProvider = defineKind({
   group: "infrastructure",
   kind: "GlobalInfrastructureProvider",
   plural: "globalinfrastructureproviders",
@@ -36,16 +36,16 @@ export const GlobalInfrastructureProvider: KindDef = {
   noUpdateIsOk: false,
   createCheck: "read-then-put",
   columns: providerColumns(false),
-};
+});
 
-export const InfrastructureProvider: KindDef = {
+export const InfrastructureProvider = defineKind({
   ...GlobalInfrastructureProvider,
   kind: "InfrastructureProvider",
   plural: "infrastructureproviders",
   namespaced: true,
   schema: resourceSchema("infrastructure", "InfrastructureProvider", { spec: providerSpec() }),
   columns: providerColumns(true),
-};
+});
 
 const openstackSpec = () =>
   obj({
@@ -92,7 +92,7 @@ const cloudColumns = (namespaced: boolean) => [
   ...timeColumns,
 ];
 
-export const GlobalCloud: KindDef = {
+export const GlobalCloud = defineKind({
   group: "infrastructure",
   kind: "GlobalCloud",
   plural: "globalclouds",
@@ -107,9 +107,9 @@ export const GlobalCloud: KindDef = {
   noUpdateIsOk: false,
   createCheck: "read-then-put",
   columns: cloudColumns(false),
-};
+});
 
-export const Cloud: KindDef = {
+export const Cloud = defineKind({
   ...GlobalCloud,
   kind: "Cloud",
   plural: "clouds",
@@ -119,4 +119,4 @@ export const Cloud: KindDef = {
     status: cloudStatus(),
   }),
   columns: cloudColumns(true),
-};
+});

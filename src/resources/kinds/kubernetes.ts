@@ -15,7 +15,7 @@ import {
   str,
   withCheck,
 } from "../schema.js";
-import { ActionRejected, type KindDef, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
+import { ActionRejected, defineKind, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
 import { namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
 import {
   checkAppTosca,
@@ -204,7 +204,7 @@ const applicationActions: SubresourceAction[] = [
 
 const refName = (r: ResourceRef | null) => (r ? r.name : null);
 
-export const Application: KindDef = {
+export const Application = defineKind({
   group: "kubernetes",
   kind: "Application",
   plural: "applications",
@@ -226,7 +226,7 @@ export const Application: KindDef = {
     { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
     ...timeColumns,
   ],
-};
+});
 
 const clusterNode = () =>
   obj({
@@ -282,7 +282,7 @@ const clusterStatus = () =>
     }),
   );
 
-export const Cluster: KindDef = {
+export const Cluster = defineKind({
   group: "kubernetes",
   kind: "Cluster",
   plural: "clusters",
@@ -313,6 +313,6 @@ export const Cluster: KindDef = {
     { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
     ...timeColumns,
   ],
-};
+});
 
 
