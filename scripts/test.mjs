@@ -16,7 +16,10 @@ function run(cmd, cmdArgs) {
 }
 
 // A bare machine: bring what the tests need (etcd for the store contract suite), then the npm packages.
-ensureSystemPackages([["etcd", "etcd-server"]]);
+ensureSystemPackages([
+  ["etcd", "etcd-server"],
+  ["openssl", "openssl"],
+]);
 ensureNodeModules();
 
 if (!skipChecks) {
