@@ -7,7 +7,7 @@
  *   read           GET existing objects round-robin
  *   list           GET a namespace's list (sequential by default: the target is the latency of one list)
  *   watch-latency  open `watchers` watch streams, write at a fixed rate, time every delivery
- *   etcd-raw       plain etcd puts with the etcd3 client, the yardstick for the API's etcd throughput
+ *   etcd-raw       plain etcd puts (bench/store/etcd-raw.ts), the yardstick for the API's etcd throughput
  *
  * Every non-2xx answer and every socket error is counted and reported; nothing is retried or dropped.
  */
@@ -545,30 +545,34 @@ async function runWatchLatency(a: WatchLatencyArgs): Promise<LoadResult> {
   };
 }
 
+/**
+ * The project's one definition of raw etcd throughput (bench/store/etcd-raw.ts, shared with the store
+ * benchmark): plain puts of new keys from the etcd3 client, closed loop. It yields a rate only, so this
+ * mode has no latencies; a failed put fails the measurement and is reported as an error.
+ */
 async function runEtcdRaw(a: EtcdRawArgs): Promise<RunStats & { extra: Record<string, unknown> }> {
   // Loaded only in this mode: the gRPC stack is heavy and the other modes do not need it.
-  const { Etcd3 } = await import("etcd3");
-  const client = new Etcd3({ hosts: a.endpoint });
+  const { measureRawEtcdPuts } = await import("../store/etcd-raw.js");
   const errors = new Errors();
-  // JSON-like text of the size of a stored object; etcd does not look at it, but the bytes move the same way.
-  const frame = ['{"metadata":{"name":"', '"},"spec":{}}'];
-  const value = frame[0] + "x".repeat(Math.max(0, a.valueBytes - frame[0].length - frame[1].length)) + frame[1];
+  const t0 = performance.now();
+  let rate = 0;
   try {
-    await client.put(`${a.prefix}warmup-connection`).value(value);
-    const loop = await closedLoop(a.count, a.concurrency, async (i) => {
-      const start = performance.now();
-      try {
-        await client.put(`${a.prefix}${i}`).value(value);
-        return { ok: true, start, end: performance.now() };
-      } catch (err) {
-        errors.other("etcd put", err);
-        return { ok: false, start, end: performance.now() };
-      }
-    });
-    return { ...runStats(a.count, a.concurrency, loop, errors), extra: { valueBytes: Buffer.byteLength(value) } };
-  } finally {
-    client.close();
+    rate = await measureRawEtcdPuts(a.endpoint, { concurrency: a.concurrency, count: a.count, valueBytes: a.valueBytes, keyPrefix: a.prefix });
+  } catch (err) {
+    errors.other("etcd put", err);
   }
+  const ok = rate > 0 ? a.count : 0;
+  return {
+    count: a.count,
+    ok,
+    concurrency: a.concurrency,
+    // The rate's own clock excludes warm-up and clean-up; report the matching duration.
+    durationMs: rate > 0 ? Math.round((a.count / rate) * 1000 * 10) / 10 : Math.round((performance.now() - t0) * 10) / 10,
+    throughput: Math.round(rate * 10) / 10,
+    latencyMs: latencyStats([]),
+    errors: errors.stats,
+    extra: { valueBytes: a.valueBytes, source: "bench/store/etcd-raw.ts measureRawEtcdPuts" },
+  };
 }
 
 function totalCpuSec(): number {

@@ -333,6 +333,8 @@ interface Measured {
   /** Server CPU time per successful operation: what the code costs, whatever else the machine was doing. */
   serverCpuUsPerOp: number;
   etcdCpuUsPerOp?: number;
+  /** etcd's own request counters (gRPC method, fsyncs) divided by successful operations. */
+  etcdCallsPerOp?: Record<string, number>;
 }
 
 async function runLoad(args: LoadArgs, timeoutMs = 15 * 60_000): Promise<LoadResult> {
@@ -348,6 +350,26 @@ async function runLoad(args: LoadArgs, timeoutMs = 15 * 60_000): Promise<LoadRes
   if (code !== 0) throw new Error(`load process (${args.mode}) failed with code ${code}:\n${stderr.slice(-3000)}`);
   const line = stdout.trim().split("\n").pop() ?? "";
   return JSON.parse(line) as LoadResult;
+}
+
+/**
+ * etcd's request counters from its /metrics: gRPC calls by method and WAL fsyncs. Divided by the operations
+ * of a run they show what one API request costs etcd, e.g. a create that needs more than one Txn.
+ */
+async function etcdCounters(endpoint: string): Promise<Map<string, number>> {
+  const counters = new Map<string, number>();
+  try {
+    const text = await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    for (const line of text.split("\n")) {
+      const grpc = /^grpc_server_handled_total\{.*grpc_method="(\w+)".*\} (\S+)$/.exec(line);
+      if (grpc) counters.set(grpc[1], (counters.get(grpc[1]) ?? 0) + Number(grpc[2]));
+      const fsync = /^etcd_disk_wal_fsync_duration_seconds_count (\S+)$/.exec(line);
+      if (fsync) counters.set("wal fsync", Number(fsync[1]));
+    }
+  } catch (err) {
+    log(`cannot read etcd metrics: ${String(err)}`);
+  }
+  return counters;
 }
 
 /** Busy CPU seconds of the whole machine so far (every core), from /proc/stat. */
@@ -389,9 +411,11 @@ async function waitQuiet(pids: number[]): Promise<void> {
 const QUIET_PCT = 15;
 
 /** Runs one load against `server`, with the server's (and etcd's) CPU use over the same interval. */
-async function measure(label: string, server: ServerProcess, args: LoadArgs, etcd?: number | null): Promise<Measured> {
+async function measure(label: string, server: ServerProcess, args: LoadArgs, etcdInfo?: { pid: number | null; endpoint: string }): Promise<Measured> {
+  const etcd = etcdInfo?.pid ?? null;
   await waitQuiet(etcd ? [server.pid, etcd] : [server.pid]);
   log(`${label}: ${describeArgs(args)}`);
+  const counters0 = etcdInfo ? await etcdCounters(etcdInfo.endpoint) : null;
   const cpu0 = cpuSeconds(server.pid);
   const etcd0 = etcd ? cpuSeconds(etcd) : 0;
   const machine0 = machineBusySeconds();
@@ -409,6 +433,14 @@ async function measure(label: string, server: ServerProcess, args: LoadArgs, etc
   if (etcd) {
     m.etcdCpuPct = pct(etcdUsed);
     m.etcdCpuUsPerOp = perOp(etcdUsed);
+  }
+  if (counters0 && etcdInfo) {
+    const counters = await etcdCounters(etcdInfo.endpoint);
+    m.etcdCallsPerOp = {};
+    for (const [name, value] of counters) {
+      const diff = value - (counters0.get(name) ?? 0);
+      if (diff > 0) m.etcdCallsPerOp[name] = Math.round((diff / Math.max(1, load.ok)) * 100) / 100;
+    }
   }
   log(`${label}: ${summary(load)}; server CPU ${m.serverCpuPct} %, other processes ${m.otherCpuPct} %`);
   return m;
@@ -539,8 +571,8 @@ async function etcdScenario(opts: Options, results: Results): Promise<void> {
       const valueBytes = Number(warm.extra?.responseBytes) || 400;
       await runLoad({ mode: "etcd-raw", endpoint: etcd.endpoint, prefix: "/bench-raw-warmup/", count: s.etcdWarmup, concurrency: c, valueBytes });
       // Raw first, API second, on the same etcd: the API run meets the larger database, never the other way round.
-      results.etcdRaw = await measure("etcd raw puts", server, { mode: "etcd-raw", endpoint: etcd.endpoint, prefix: "/bench-raw/", count: s.etcdCount, concurrency: c, valueBytes }, pid);
-      results.etcdApi = await measure("create, API on etcd", server, { mode: "create", url: server.url, namespace: "bench", prefix: "c-", count: s.etcdCount, concurrency: c }, pid);
+      results.etcdRaw = await measure("etcd raw puts", server, { mode: "etcd-raw", endpoint: etcd.endpoint, prefix: "/bench-raw/", count: s.etcdCount, concurrency: c, valueBytes }, { pid, endpoint: etcd.endpoint });
+      results.etcdApi = await measure("create, API on etcd", server, { mode: "create", url: server.url, namespace: "bench", prefix: "c-", count: s.etcdCount, concurrency: c }, { pid, endpoint: etcd.endpoint });
     });
   } finally {
     await etcd.stop();
@@ -624,8 +656,9 @@ async function memoryScenario(opts: Options, results: Results): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
-function fmt(n: number | undefined, digits = 0): string {
-  if (n === undefined || Number.isNaN(n)) return "–";
+function fmt(n: number | null | undefined, digits = 0): string {
+  // Latencies the load process could not measure come back as null (JSON has no NaN).
+  if (n === undefined || n === null || Number.isNaN(n)) return "–";
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -791,6 +824,11 @@ function markdown(opts: Options, r: Results, startedAt: Date, elapsedMs: number,
         `SIGTERM to exit ${fmt(m.shutdownMs)} ms; start to listening line ${fmt(m.restartListeningMs)} ms, to first successful GET ${fmt(m.restartFirstGetMs)} ms.`,
       "",
     );
+  }
+  for (const m of [r.etcdRaw, r.etcdApi]) {
+    if (!m?.etcdCallsPerOp) continue;
+    const calls = Object.entries(m.etcdCallsPerOp).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(", ");
+    out.push(`${m.label}: etcd work per operation (from etcd's /metrics): ${calls || "none"}.`, "");
   }
   for (const w of [r.watchCreate, r.watchUpdate]) {
     if (!w) continue;

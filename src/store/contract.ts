@@ -60,7 +60,11 @@ export class WatchRecorder {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${this.events.length} events, ${this.errors.length} errors`));
+        reject(
+          new Error(
+            `timed out after ${ms} ms waiting for ${what}; got ${this.events.length} events, ${this.errors.length} errors`,
+          ),
+        );
       }, ms);
       const done = () => {
         clearTimeout(timer);
@@ -84,7 +88,9 @@ function keysOf(kvs: KeyValue[]): string[] {
 }
 
 function plain(kv: KeyValue | null): KeyValue | null {
-  return kv && { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision };
+  return (
+    kv && { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision }
+  );
 }
 
 async function mustPut(store: Store, key: string, value: string): Promise<KeyValue> {
@@ -111,7 +117,9 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     async function watch(prefix: string, afterRevision?: number): Promise<WatchRecorder> {
       const rec = new WatchRecorder();
-      handles.push(await store.watch(prefix, { afterRevision, onEvents: rec.onEvents, onError: rec.onError }));
+      handles.push(
+        await store.watch(prefix, { afterRevision, onEvents: rec.onEvents, onError: rec.onError }),
+      );
       return rec;
     }
 
@@ -122,7 +130,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         const r0 = await store.revision();
         const res = await store.put("/k", "v1");
         assert.ok(res.ok);
-        assert.deepEqual(plain(res.kv), { key: "/k", value: "v1", createRevision: r0 + 1, modRevision: r0 + 1 });
+        assert.deepEqual(plain(res.kv), {
+          key: "/k",
+          value: "v1",
+          createRevision: r0 + 1,
+          modRevision: r0 + 1,
+        });
         assert.equal(res.prev, null);
         assert.deepEqual(plain(await store.get("/k")), plain(res.kv));
         assert.equal(await store.revision(), r0 + 1);
@@ -133,7 +146,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         const a1 = await mustPut(store, "/a", "1");
         const up = await store.put("/a", "2");
         assert.ok(up.ok);
-        assert.deepEqual(plain(up.kv), { key: "/a", value: "2", createRevision: r0 + 1, modRevision: r0 + 2 });
+        assert.deepEqual(plain(up.kv), {
+          key: "/a",
+          value: "2",
+          createRevision: r0 + 1,
+          modRevision: r0 + 2,
+        });
         assert.deepEqual(plain(up.prev), plain(a1));
         const b = await mustPut(store, "/b", "x");
         assert.equal(b.modRevision, r0 + 3);
@@ -211,7 +229,10 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         assert.deepEqual(plain(ok.prev), plain(v2));
         assert.equal(ok.revision, v2.modRevision + 1);
 
-        assert.deepEqual(await store.delete("/d", { expectModRevision: v2.modRevision }), { ok: false, current: null });
+        assert.deepEqual(await store.delete("/d", { expectModRevision: v2.modRevision }), {
+          ok: false,
+          current: null,
+        });
         assert.deepEqual(await store.delete("/d", { expectModRevision: 0 }), { ok: false, current: null });
       });
 
@@ -223,7 +244,9 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
           let cur = await store.get("/counter");
           for (;;) {
             assert.ok(cur);
-            const res = await store.put("/counter", String(Number(cur.value) + 1), { expectModRevision: cur.modRevision });
+            const res = await store.put("/counter", String(Number(cur.value) + 1), {
+              expectModRevision: cur.modRevision,
+            });
             if (res.ok) return;
             conflicts++;
             cur = res.current;
@@ -240,7 +263,17 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     describe("range", () => {
       it("returns exactly the keys under a prefix, sorted, with the revision it read at", async () => {
-        const keys = ["/a/bc/x", "/a/b/2", "/b/1", "/a/b", "/a/c/1", "/a/b/1", "/a/b/10", "/a/b/1/deep", "/a/"];
+        const keys = [
+          "/a/bc/x",
+          "/a/b/2",
+          "/b/1",
+          "/a/b",
+          "/a/c/1",
+          "/a/b/1",
+          "/a/b/10",
+          "/a/b/1/deep",
+          "/a/",
+        ];
         for (const k of keys) await mustPut(store, k, `v${k}`);
         const rev = await store.revision();
 
@@ -413,7 +446,8 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         const expected = [...acked.keys()].filter((rev) => rev > from).sort((a, b) => a - b);
         await r.untilRevision(expected.at(-1)!);
         const got = r.revisions();
-        for (let i = 1; i < got.length; i++) assert.ok(got[i] > got[i - 1], `revision ${got[i]} after ${got[i - 1]}`);
+        for (let i = 1; i < got.length; i++)
+          assert.ok(got[i] > got[i - 1], `revision ${got[i]} after ${got[i - 1]}`);
         assert.deepEqual(got, expected);
         for (const e of r.events) {
           const w = acked.get(e.kv.modRevision)!;
@@ -504,7 +538,10 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         assert.ok(rec.errors[0] instanceof StoreUnavailableError, String(rec.errors[0]));
 
         const unavailable = (err: unknown) => {
-          assert.ok(err instanceof StoreUnavailableError, `expected StoreUnavailableError, got ${String(err)}`);
+          assert.ok(
+            err instanceof StoreUnavailableError,
+            `expected StoreUnavailableError, got ${String(err)}`,
+          );
           return true;
         };
         await assert.rejects(store.get("/w/1"), unavailable);

@@ -23,7 +23,7 @@ export function crashValue(key: string): string {
  */
 function writeLine(line: string): void {
   const buf = Buffer.from(line);
-  for (let off = 0; off < buf.length; ) {
+  for (let off = 0; off < buf.length;) {
     try {
       off += writeSync(1, buf, off);
     } catch (err) {

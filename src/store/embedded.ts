@@ -146,7 +146,8 @@ class EmbeddedStore implements Store {
   // ---- writes ----
 
   async put(key: string, value: string, cond?: WriteCondition): Promise<PutResult> {
-    this.assertWritable(key, value);
+    this.assertWritable(key);
+    if (typeof value !== "string") throw new TypeError("store value must be a string");
     const current = this.state.get(key);
     if (!conditionHolds(current, cond)) {
       await this.settled();
@@ -158,7 +159,7 @@ class EmbeddedStore implements Store {
   }
 
   async delete(key: string, cond?: WriteCondition): Promise<DeleteResult> {
-    this.assertWritable(key, "");
+    this.assertWritable(key);
     const current = this.state.get(key);
     if (current === null || !conditionHolds(current, cond)) {
       await this.settled();
@@ -206,11 +207,10 @@ class EmbeddedStore implements Store {
     if (this.closing) throw new StoreUnavailableError("embedded store closed");
   }
 
-  private assertWritable(key: string, value: string): void {
+  private assertWritable(key: string): void {
     this.assertOpen();
     if (this.failure) throw this.failure;
     if (typeof key !== "string" || key === "") throw new TypeError("store key must be a non-empty string");
-    if (typeof value !== "string") throw new TypeError("store value must be a string");
   }
 
   /** Waits until everything memory shows is durable (rejects if it was rolled back instead). */
@@ -238,9 +238,14 @@ class EmbeddedStore implements Store {
     } catch (err) {
       // Only a bug gets here. Memory may be ahead of the disk, so stop taking writes and say so, rather than
       // leave writers waiting forever on a batch nobody will flush.
-      const failed = new StoreUnavailableError("embedded store: internal error in the write path", { cause: err });
+      const failed = new StoreUnavailableError("embedded store: internal error in the write path", {
+        cause: err,
+      });
       this.failure = failed;
-      this.logger.warn({ err }, "embedded store: internal error in the write path; the store is now READ-ONLY");
+      this.logger.warn(
+        { err },
+        "embedded store: internal error in the write path; the store is now READ-ONLY",
+      );
       this.inFlight?.reject(failed);
       this.collecting?.reject(failed);
       this.inFlight = this.collecting = null;
@@ -326,7 +331,10 @@ class EmbeddedStore implements Store {
     try {
       next = await WalFile.create(this.dir, revision + 1, this.fsync);
     } catch (err) {
-      this.logger.warn({ err, dataDir: this.dir }, "embedded store: cannot start a new WAL; snapshot postponed");
+      this.logger.warn(
+        { err, dataDir: this.dir },
+        "embedded store: cannot start a new WAL; snapshot postponed",
+      );
       return;
     }
     const old = this.wal;
@@ -357,7 +365,13 @@ class EmbeddedStore implements Store {
       this.logger.warn({ err, dataDir: this.dir }, "embedded store: removing old WAL files failed");
     }
     this.logger.info(
-      { dataDir: this.dir, revision, keys: kvs.length, walFilesRemoved: removed, ms: Math.round(performance.now() - started) },
+      {
+        dataDir: this.dir,
+        revision,
+        keys: kvs.length,
+        walFilesRemoved: removed,
+        ms: Math.round(performance.now() - started),
+      },
       "embedded store snapshot written",
     );
   }
@@ -375,8 +389,10 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Sto
   const historyLimit = opts.historyLimit ?? 50_000;
   const snapshotEvery = opts.snapshotEvery ?? 100_000;
   const logger = opts.logger ?? quiet;
-  if (!Number.isSafeInteger(historyLimit) || historyLimit < 0) throw new RangeError("historyLimit must be >= 0");
-  if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) throw new RangeError("snapshotEvery must be >= 1");
+  if (!Number.isSafeInteger(historyLimit) || historyLimit < 0)
+    throw new RangeError("historyLimit must be >= 0");
+  if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1)
+    throw new RangeError("snapshotEvery must be >= 1");
 
   await mkdir(dir, { recursive: true });
   const lock = await lockDir(dir);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, describe, test, type TestContext } from "node:test";
-import { Etcd3 } from "etcd3";
+import { Etcd3, Range } from "etcd3";
 import { startEtcd, type TestEtcd } from "../../test/support/etcd.js";
 import { storeContract } from "./contract.js";
 import { openEtcdStore } from "./etcd.js";
@@ -17,7 +17,7 @@ after(async () => {
 let prefixCounter = 0;
 const uniquePrefix = () => `/t${process.pid}-${++prefixCounter}/`;
 
-/** An etcd of its own, for tests that restart or compact it. */
+/** An etcd of its own, for tests that restart, compact or reconfigure it. */
 async function ownEtcd(t: TestContext): Promise<TestEtcd> {
   const etcd = await startEtcd();
   t.after(() => etcd.stop());
@@ -58,7 +58,11 @@ function recorder() {
       assert.ok(batch.length > 0, "empty batch");
       for (const e of batch) {
         const last = events.at(-1);
-        if (last) assert.ok(e.kv.modRevision > last.kv.modRevision, `revision went from ${last.kv.modRevision} to ${e.kv.modRevision}`);
+        if (last)
+          assert.ok(
+            e.kv.modRevision > last.kv.modRevision,
+            `revision went from ${last.kv.modRevision} to ${e.kv.modRevision}`,
+          );
         events.push(e);
       }
       batches.push(batch);
@@ -190,6 +194,57 @@ describe("etcd store: opening", () => {
   });
 });
 
+describe("etcd store: authentication", () => {
+  test("a user limited to the store's prefix can do everything; missing or wrong credentials fail clearly", async (t) => {
+    const etcd = await ownEtcd(t);
+    const admin = rawClient(t, etcd.endpoint);
+    await admin.role("root").create();
+    await admin.user("root").create("root-pw");
+    await admin.user("root").addRole("root");
+    await admin.role("krake").create();
+    await admin.role("krake").grant({ permission: "Readwrite", range: Range.prefix("/krake/") });
+    await admin.user("krake").create("krake-pw");
+    await admin.user("krake").addRole("krake");
+    await admin.auth.authEnable();
+
+    const store = await openEtcdStore({
+      endpoints: [etcd.endpoint],
+      prefix: "/krake/",
+      auth: { username: "krake", password: "krake-pw" },
+    });
+    t.after(() => store.close());
+    const rec = recorder();
+    await store.watch("", {
+      afterRevision: await store.revision(),
+      onEvents: rec.onEvents,
+      onError: rec.onError,
+    });
+    const put = await store.put("a", "1", { expectModRevision: 0 });
+    assert.ok(put.ok);
+    assert.equal((await store.get("a"))?.value, "1");
+    assert.deepEqual(
+      (await store.range("")).kvs.map((kv) => kv.key),
+      ["a"],
+    );
+    assert.equal(await store.compactRevision(), 0);
+    assert.ok((await store.delete("a", { expectModRevision: put.kv.modRevision })).ok);
+    await waitFor("both events", () => rec.events.length === 2);
+    assert.deepEqual(rec.errors, []);
+
+    for (const auth of [undefined, { username: "krake", password: "wrong" }]) {
+      await assert.rejects(
+        openEtcdStore({ endpoints: [etcd.endpoint], prefix: "/krake/", auth }),
+        (err: Error) => {
+          assert.ok(err instanceof StoreUnavailableError, `got ${err.name}: ${err.message}`);
+          assert.match(err.message, /refused access/);
+          assert.ok(err.message.includes(etcd.endpoint), err.message);
+          return true;
+        },
+      );
+    }
+  });
+});
+
 describe("etcd store: etcd specifics", () => {
   test("the prefix option isolates two stores on one etcd", async (t) => {
     const etcd = await sharedEtcd();
@@ -206,16 +261,36 @@ describe("etcd store: etcd specifics", () => {
     assert.equal((await a.get("x"))?.value, "from-a");
     assert.equal((await b.get("x"))?.value, "from-b");
     assert.equal(await a.get("y"), null);
-    assert.deepEqual((await a.range("")).kvs.map((kv) => kv.key), ["x"]);
-    assert.deepEqual((await b.range("")).kvs.map((kv) => [kv.key, kv.value]), [["x", "from-b"], ["y", "only-b"]]);
+    assert.deepEqual(
+      (await a.range("")).kvs.map((kv) => kv.key),
+      ["x"],
+    );
+    assert.deepEqual(
+      (await b.range("")).kvs.map((kv) => [kv.key, kv.value]),
+      [
+        ["x", "from-b"],
+        ["y", "only-b"],
+      ],
+    );
     // A CAS in one namespace must not see the other's key.
     assert.equal((await a.put("y", "a-too", { expectModRevision: 0 })).ok, true);
 
     const raw = rawClient(t, etcd.endpoint);
-    assert.deepEqual((await raw.getAll().prefix(base).keys()).sort(), [`${base}a/x`, `${base}a/y`, `${base}b/x`, `${base}b/y`]);
+    assert.deepEqual((await raw.getAll().prefix(base).keys()).sort(), [
+      `${base}a/x`,
+      `${base}a/y`,
+      `${base}b/x`,
+      `${base}b/y`,
+    ]);
 
     await waitFor("a's two events", () => seenByA.events.length >= 2);
-    assert.deepEqual(seenByA.events.map((e) => [e.kv.key, e.kv.value]), [["x", "from-a"], ["y", "a-too"]]);
+    assert.deepEqual(
+      seenByA.events.map((e) => [e.kv.key, e.kv.value]),
+      [
+        ["x", "from-a"],
+        ["y", "a-too"],
+      ],
+    );
     assert.deepEqual(seenByA.errors, []);
   });
 
@@ -228,26 +303,12 @@ describe("etcd store: etcd specifics", () => {
     const before = await store.revision();
     const res = await store.range("k/");
     assert.equal(res.kvs.length, n);
-    assert.deepEqual(res.kvs.map((kv) => kv.key), keys);
+    assert.deepEqual(
+      res.kvs.map((kv) => kv.key),
+      keys,
+    );
     assert.equal(res.revision, before);
     assert.ok(res.kvs.every((kv) => kv.value === kv.key && kv.modRevision <= res.revision));
-  });
-
-  test("close() ends open watches with onError and later calls reject", async (t) => {
-    const etcd = await sharedEtcd();
-    const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: uniquePrefix() });
-    const rec = recorder();
-    await store.watch("", { onEvents: rec.onEvents, onError: rec.onError });
-    await store.put("a", "1");
-    await waitFor("the event", () => rec.events.length === 1);
-    await store.close();
-    assert.equal(rec.errors.length, 1);
-    assert.ok(rec.errors[0] instanceof StoreUnavailableError);
-    await assert.rejects(store.get("a"), StoreUnavailableError);
-    await assert.rejects(store.put("a", "2"), StoreUnavailableError);
-    await assert.rejects(store.watch("", { onEvents: () => undefined, onError: () => undefined }), StoreUnavailableError);
-    await store.close();
-    t.diagnostic("closed twice without error");
   });
 
   test("watch survives an etcd restart without losing or repeating events", async (t) => {
@@ -325,7 +386,10 @@ describe("etcd store: etcd specifics", () => {
     await store.put("b", "2");
     assert.equal((await store.get("a"))?.value, "1");
     await waitFor("event after the restart", () => rec.events.length === 2);
-    assert.deepEqual(rec.events.map((e) => e.kv.key), ["a", "b"]);
+    assert.deepEqual(
+      rec.events.map((e) => e.kv.key),
+      ["a", "b"],
+    );
     assert.deepEqual(rec.errors, []);
   });
 
@@ -398,12 +462,18 @@ describe("etcd store: etcd specifics", () => {
     await etcd.compact(r3);
 
     for (const afterRevision of [0, r1, r3 - 1]) {
-      await assert.rejects(store.watch("", { afterRevision, onEvents: () => undefined, onError: () => undefined }), (err: Error) => {
-        assert.ok(err instanceof CompactedError, `afterRevision ${afterRevision}: got ${err.name}: ${err.message}`);
-        assert.equal(err.requestedRevision, afterRevision);
-        assert.equal(err.compactRevision, r3);
-        return true;
-      });
+      await assert.rejects(
+        store.watch("", { afterRevision, onEvents: () => undefined, onError: () => undefined }),
+        (err: Error) => {
+          assert.ok(
+            err instanceof CompactedError,
+            `afterRevision ${afterRevision}: got ${err.name}: ${err.message}`,
+          );
+          assert.equal(err.requestedRevision, afterRevision);
+          assert.equal(err.compactRevision, r3);
+          return true;
+        },
+      );
     }
     assert.equal(await store.compactRevision(), r3);
 

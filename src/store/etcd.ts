@@ -83,7 +83,8 @@ const neverAborted = new AbortController().signal;
 
 /** A cockatiel-compatible policy that just runs the call: etcd3 only ever calls `execute`. */
 const passThrough = {
-  execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: neverAborted }),
+  execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) =>
+    fn({ signal: neverAborted }),
 } as unknown as FaultPolicy;
 
 function pem(value: string | undefined): Buffer | undefined {
@@ -311,7 +312,11 @@ class EtcdStore implements Store {
       );
       const revision = num(res.header.revision);
       const prev = res.prev_kv ? this.toKv(res.prev_kv) : null;
-      return { ok: true, kv: { key, value, createRevision: prev?.createRevision ?? revision, modRevision: revision }, prev };
+      return {
+        ok: true,
+        kv: { key, value, createRevision: prev?.createRevision ?? revision, modRevision: revision },
+        prev,
+      };
     }
     const res = await this.run(`put ${key}`, false, () =>
       this.client.kv.txn({
@@ -328,7 +333,11 @@ class EtcdStore implements Store {
     const revision = num(res.header.revision);
     const prevKv = res.responses[0]?.response_put?.prev_kv;
     const prev = prevKv ? this.toKv(prevKv) : null;
-    return { ok: true, kv: { key, value, createRevision: prev?.createRevision ?? revision, modRevision: revision }, prev };
+    return {
+      ok: true,
+      kv: { key, value, createRevision: prev?.createRevision ?? revision, modRevision: revision },
+      prev,
+    };
   }
 
   async delete(key: string, cond?: WriteCondition): Promise<DeleteResult> {
@@ -472,7 +481,12 @@ class EtcdStore implements Store {
       : { key: kv.key, value: "", createRevision: 0, modRevision: 0 };
     return {
       type: "delete",
-      kv: { key: kv.key, value: prev.value, createRevision: prev.createRevision, modRevision: kv.modRevision },
+      kv: {
+        key: kv.key,
+        value: prev.value,
+        createRevision: prev.createRevision,
+        modRevision: kv.modRevision,
+      },
       prev,
     };
   }
@@ -521,7 +535,8 @@ class EtcdWatch {
   establish(): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => this.settleEstablish?.(new Error(`no answer to the watch request within ${REQUEST_TIMEOUT_MS}ms`)),
+        () =>
+          this.settleEstablish?.(new Error(`no answer to the watch request within ${REQUEST_TIMEOUT_MS}ms`)),
         REQUEST_TIMEOUT_MS,
       );
       this.settleEstablish = (err) => {
@@ -577,7 +592,9 @@ class EtcdWatch {
       if (this.clusterId === null) this.clusterId = clusterId;
       else if (clusterId !== this.clusterId) {
         // A different cluster (e.g. etcd restored or recreated empty): our revisions mean nothing there.
-        return this.fail(new StoreUnavailableError(`${this.store.describe()}: cluster identity changed under a watch`));
+        return this.fail(
+          new StoreUnavailableError(`${this.store.describe()}: cluster identity changed under a watch`),
+        );
       }
     }
     if (res.created) {
@@ -599,7 +616,9 @@ class EtcdWatch {
         return this.fail(new CompactedError(this.safeRevision, compactRevision));
       }
       return this.fail(
-        new StoreUnavailableError(`${this.store.describe()}: etcd canceled the watch: ${res.cancel_reason || "no reason given"}`),
+        new StoreUnavailableError(
+          `${this.store.describe()}: etcd canceled the watch: ${res.cancel_reason || "no reason given"}`,
+        ),
       );
     }
     if (res.events.length === 0) {
@@ -637,11 +656,14 @@ class EtcdWatch {
       this.settleEstablish?.(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (this.store.isClosed()) return this.fail(new StoreUnavailableError(`${this.store.describe()}: the store has been closed`));
+    if (this.store.isClosed())
+      return this.fail(new StoreUnavailableError(`${this.store.describe()}: the store has been closed`));
     const now = Date.now();
     this.failingSince ??= now;
     if (now - this.failingSince >= WATCH_RECONNECT_BUDGET_MS) {
-      return this.fail(this.store.unavailable(err, `watch (reconnecting for ${WATCH_RECONNECT_BUDGET_MS}ms)`));
+      return this.fail(
+        this.store.unavailable(err, `watch (reconnecting for ${WATCH_RECONNECT_BUDGET_MS}ms)`),
+      );
     }
     const wait = this.backoffMs * (0.5 + Math.random() / 2);
     this.backoffMs = Math.min(this.backoffMs * 2, WATCH_BACKOFF_MAX_MS);

@@ -67,7 +67,7 @@ function supportsNoFsync(): boolean {
   return noFsyncFlag;
 }
 
-/** Two distinct free ports: both listeners stay open until both ports are known. */
+/** `n` distinct free ports: all listeners stay open until every port is known. */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
@@ -129,7 +129,8 @@ class EtcdProcess {
       const lines = (partial + chunk).split("\n");
       partial = lines.pop() ?? "";
       this.stderrTail.push(...lines);
-      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
+      if (this.stderrTail.length > STDERR_TAIL_LINES)
+        this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
     });
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {

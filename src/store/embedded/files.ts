@@ -48,7 +48,8 @@ export function corrupt(path: string, offset: number, what: string): Error {
  * tell an unfinished last batch (whose blocks may reach the disk out of order on power loss, leaving a
  * hole followed by intact lines of the same batch) from damage to records that were acknowledged.
  */
-export type WalRecord = { r: number; b: number; k: string; v: string } | { r: number; b: number; k: string; d: 1 };
+export type WalRecord =
+  { r: number; b: number; k: string; v: string } | { r: number; b: number; k: string; d: 1 };
 
 export function walRecordJson(e: StoreEvent, batchStart: number): string {
   const rec: WalRecord =
@@ -70,7 +71,14 @@ export function parseWalRecord(json: string): WalRecord | null {
   } catch {
     return null;
   }
-  if (typeof o !== "object" || o === null || !isRev(o.r) || !isRev(o.b) || o.b > o.r || typeof o.k !== "string")
+  if (
+    typeof o !== "object" ||
+    o === null ||
+    !isRev(o.r) ||
+    !isRev(o.b) ||
+    o.b > o.r ||
+    typeof o.k !== "string"
+  )
     return null;
   if (typeof o.v === "string" || o.d === 1) return o as WalRecord;
   return null;

@@ -14,7 +14,14 @@ export function encodeLine(json: string): Buffer {
   const len = Buffer.byteLength(json);
   const buf = Buffer.allocUnsafe(HEADER + len + 1);
   buf.write(json, HEADER, len, "utf8");
-  buf.write(crc32(buf, HEADER, HEADER + len).toString(16).padStart(8, "0"), 0, 8, "latin1");
+  buf.write(
+    crc32(buf, HEADER, HEADER + len)
+      .toString(16)
+      .padStart(8, "0"),
+    0,
+    8,
+    "latin1",
+  );
   buf[8] = SPACE;
   buf[HEADER + len] = NEWLINE;
   return buf;
@@ -53,40 +60,62 @@ export interface Line {
 
 const CHUNK = 4 << 20;
 
+async function readInto(fh: FileHandle, buf: Buffer, position: number): Promise<Buffer> {
+  const { bytesRead } = await fh.read(buf, 0, buf.length, position);
+  return buf.subarray(0, bytesRead);
+}
+
 /**
- * Reads a file line by line in chunks, so that opening a large store never holds the whole file in memory
- * (and never builds one huge string whose slices would pin it).
+ * Calls `onLine` for every line of a file, in order; an exception from it stops the scan. Opening a large
+ * store is dominated by this loop, hence: two fixed buffers used in turn, so the next chunk is read while
+ * the current one is worked through, with no allocation per chunk (fresh 4 MiB buffers bloat the RSS
+ * through malloc fragmentation); each line's JSON decoded only when its turn comes, so it dies young
+ * instead of being promoted with a whole chunk's worth of others; and only a line split across chunks is
+ * copied.
  */
-export async function* readLines(fh: FileHandle): AsyncGenerator<Line> {
-  let buf = Buffer.allocUnsafe(CHUNK);
-  let fill = 0; // bytes of buf in use
-  let bufOffset = 0; // file offset of buf[0]
-  let eof = false;
-  while (!eof || fill > 0) {
-    if (!eof) {
-      if (fill === buf.length) {
-        // A line longer than the buffer (a large value): grow instead of giving up.
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, fill);
-        buf = bigger;
-      }
-      const { bytesRead } = await fh.read(buf, fill, buf.length - fill, bufOffset + fill);
-      if (bytesRead === 0) eof = true;
-      fill += bytesRead;
-    }
-    let start = 0;
+export async function scanLines(fh: FileHandle, onLine: (line: Line) => void): Promise<void> {
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let turn = 0;
+  let position = 0;
+  let next = readInto(fh, bufs[turn], position);
+  let carry: Buffer[] = []; // copies of the start of a line that continues in this chunk
+  let carryOffset = 0;
+  try {
     for (;;) {
-      const nl = buf.indexOf(NEWLINE, start);
-      if (nl < 0 || nl >= fill) break;
-      yield { offset: bufOffset + start, end: bufOffset + nl + 1, json: checkLine(buf, start, nl) };
-      start = nl + 1;
+      const chunk = await next;
+      const chunkOffset = position;
+      const eof = chunk.length === 0;
+      position += chunk.length;
+      turn ^= 1;
+      if (!eof) next = readInto(fh, bufs[turn], position);
+      let start = 0;
+      if (carry.length > 0) {
+        const nl = chunk.indexOf(NEWLINE);
+        if (nl < 0 && !eof) {
+          carry.push(Buffer.from(chunk)); // a line longer than a chunk (a large value)
+          continue;
+        }
+        const line = Buffer.concat([...carry, chunk.subarray(0, nl < 0 ? 0 : nl)]);
+        carry = [];
+        // At the end of the file without a newline: a write that did not finish.
+        const json = nl < 0 ? null : checkLine(line, 0, line.length);
+        onLine({ offset: carryOffset, end: carryOffset + line.length + (nl < 0 ? 0 : 1), json });
+        start = nl + 1;
+      }
+      for (;;) {
+        const nl = chunk.indexOf(NEWLINE, start);
+        if (nl < 0) break;
+        onLine({ offset: chunkOffset + start, end: chunkOffset + nl + 1, json: checkLine(chunk, start, nl) });
+        start = nl + 1;
+      }
+      if (eof) return;
+      if (start < chunk.length) {
+        carry = [Buffer.from(chunk.subarray(start))];
+        carryOffset = chunkOffset + start;
+      }
     }
-    if (eof && start < fill) {
-      yield { offset: bufOffset + start, end: bufOffset + fill, json: null }; // no newline: an unfinished write
-      start = fill;
-    }
-    buf.copy(buf, 0, start, fill);
-    fill -= start;
-    bufOffset += start;
+  } finally {
+    // The caller may stop early (corruption found) and close the file: let the read ahead finish first.
+    await next.catch(() => {});
   }
 }

@@ -9,7 +9,7 @@ import { open, readdir, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { History } from "./history.js";
 import { corrupt, parseWalRecord, SNAPSHOT, SNAPSHOT_TMP, walStart } from "./files.js";
-import { readLines } from "./lines.js";
+import { scanLines } from "./lines.js";
 import { readSnapshot } from "./snapshot.js";
 import { compareKeys } from "./sorted-keys.js";
 import { KvState } from "./state.js";
@@ -33,8 +33,6 @@ export interface Recovered {
   snapshotRevision: number;
   /** The WAL file to keep appending to, or null when a new one must be started at state.revision + 1. */
   current: WalInfo | null;
-  /** Older WAL files still needed (not yet covered by a durable snapshot). */
-  older: WalInfo[];
 }
 
 export async function recover(
@@ -67,20 +65,32 @@ export async function recover(
 
   const last = infos.at(-1);
   if (last && last.start > state.revision + 1) {
-    throw corrupt(last.path, 0, `the file starts at revision ${last.start} but the store only reaches ${state.revision}`);
+    throw corrupt(
+      last.path,
+      0,
+      `the file starts at revision ${last.start} but the store only reaches ${state.revision}`,
+    );
   }
   // Files wholly covered by the snapshot linger when the process died between renaming the snapshot and
   // deleting them; they are no longer needed.
-  const older: WalInfo[] = [];
+  let removed = 0;
   for (const info of infos.slice(0, -1)) {
-    if (info.lastRevision <= snapshotRevision) await unlink(info.path);
-    else older.push(info);
+    if (info.lastRevision <= snapshotRevision) {
+      await unlink(info.path);
+      removed++;
+    }
   }
   opts.logger.info(
-    { dataDir: dir, revision: state.revision, keys: state.map.size, snapshotRevision, walFiles: infos.length },
+    {
+      dataDir: dir,
+      revision: state.revision,
+      keys: state.map.size,
+      snapshotRevision,
+      walFiles: infos.length - removed,
+    },
     "embedded store recovered",
   );
-  return { state, history, snapshotRevision, current: last ?? null, older };
+  return { state, history, snapshotRevision, current: last ?? null };
 }
 
 async function replayWal(
@@ -98,26 +108,31 @@ async function replayWal(
   let damagedAt = -1;
   let fileEnd = 0;
   try {
-    for await (const line of readLines(fh)) {
+    await scanLines(fh, (line) => {
       fileEnd = line.end;
       if (damagedAt >= 0) {
         // Intact lines after the damage are fine only if they belong to the same (unfinished) batch.
-        if (line.json === null) continue;
+        if (line.json === null) return;
         const rec = parseWalRecord(line.json);
-        if (rec && rec.b <= lastGood + 1) continue;
-        throw corrupt(path, damagedAt, "damaged record followed by intact records of later, acknowledged batches");
+        if (rec && rec.b <= lastGood + 1) return;
+        throw corrupt(
+          path,
+          damagedAt,
+          "damaged record followed by intact records of later, acknowledged batches",
+        );
       }
       if (line.json === null) {
         damagedAt = line.offset;
-        continue;
+        return;
       }
       const rec = parseWalRecord(line.json);
       if (!rec) throw corrupt(path, line.offset, "checksummed line is not a WAL record");
-      if (rec.r !== lastGood + 1) throw corrupt(path, line.offset, `expected revision ${lastGood + 1}, found ${rec.r}`);
+      if (rec.r !== lastGood + 1)
+        throw corrupt(path, line.offset, `expected revision ${lastGood + 1}, found ${rec.r}`);
       lastGood = rec.r;
       records++;
       size = line.end;
-      if (rec.r <= state.revision) continue; // already in the snapshot
+      if (rec.r <= state.revision) return; // already in the snapshot
       if (rec.r !== state.revision + 1) {
         throw corrupt(path, line.offset, `revision ${rec.r} follows ${state.revision}: records are missing`);
       }
@@ -128,7 +143,7 @@ async function replayWal(
         if (!prev) throw corrupt(path, line.offset, `deletion of absent key ${JSON.stringify(rec.k)}`);
         history.push(state.delete(prev));
       }
-    }
+    });
   } finally {
     await fh.close();
   }

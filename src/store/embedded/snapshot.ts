@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { KeyValue } from "../store.js";
 import { compareKeys } from "./sorted-keys.js";
 import { corrupt, fsyncDir, SNAPSHOT, SNAPSHOT_TMP, writeAll } from "./files.js";
-import { encodeLine, readLines } from "./lines.js";
+import { encodeLine, scanLines } from "./lines.js";
 
 const WRITE_CHUNK = 1 << 20;
 
@@ -16,7 +16,12 @@ const WRITE_CHUNK = 1 << 20;
  * Streams `kvs` (a consistent copy of the state at `revision`, in key order) to disk. Each chunk awaits its
  * write, so the event loop keeps serving requests and WAL batches while a large snapshot goes out.
  */
-export async function writeSnapshot(dir: string, revision: number, kvs: KeyValue[], fsync: boolean): Promise<void> {
+export async function writeSnapshot(
+  dir: string,
+  revision: number,
+  kvs: KeyValue[],
+  fsync: boolean,
+): Promise<void> {
   const tmp = join(dir, SNAPSHOT_TMP);
   const fh = await open(tmp, "w");
   try {
@@ -79,7 +84,7 @@ export async function readSnapshot(path: string): Promise<LoadedSnapshot | null>
     let sorted = true;
     const kvs: KeyValue[] = [];
     let lastKey: string | null = null;
-    for await (const { offset, json } of readLines(fh)) {
+    await scanLines(fh, ({ offset, json }) => {
       if (json === null) throw corrupt(path, offset, "checksum mismatch or unterminated line");
       if (ended) throw corrupt(path, offset, "data after the end line");
       let o: any;
@@ -107,7 +112,7 @@ export async function readSnapshot(path: string): Promise<LoadedSnapshot | null>
       } else {
         throw corrupt(path, offset, `bad end line (expected ${expected} keys, read ${kvs.length})`);
       }
-    }
+    });
     if (!ended) throw corrupt(path, 0, "the end line is missing (the snapshot is truncated)");
     return { revision, kvs, sorted };
   } finally {

@@ -69,7 +69,8 @@ export class KvState {
 
   /** Reverts the newest applied event (used when its WAL write failed). */
   undo(e: StoreEvent): void {
-    if (e.kv.modRevision !== this.revision) throw new Error(`undo out of order: ${e.kv.modRevision} at ${this.revision}`);
+    if (e.kv.modRevision !== this.revision)
+      throw new Error(`undo out of order: ${e.kv.modRevision} at ${this.revision}`);
     this.revision--;
     const key = e.kv.key;
     if (e.type === "delete") {

@@ -30,7 +30,12 @@ export class WalFile {
     public records: number,
   ) {}
 
-  static async openExisting(path: string, startRevision: number, size: number, records: number): Promise<WalFile> {
+  static async openExisting(
+    path: string,
+    startRevision: number,
+    size: number,
+    records: number,
+  ): Promise<WalFile> {
     return new WalFile(path, startRevision, await open(path, "r+"), size, records);
   }
 

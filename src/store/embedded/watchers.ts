@@ -70,7 +70,10 @@ class Watcher implements WatchHandle {
       } catch (err) {
         // The watcher's view is now unknown (it may have dropped part of the batch): end it loudly rather
         // than keep feeding it, so that it re-lists. Other watchers are not affected.
-        this.registry.logger.warn({ err, prefix: this.prefix }, "store watcher threw in onEvents; ending the watch");
+        this.registry.logger.warn(
+          { err, prefix: this.prefix },
+          "store watcher threw in onEvents; ending the watch",
+        );
         this.ended = true;
         this.registry.remove(this);
         this.queue = [];
