@@ -85,6 +85,8 @@ export const Errors = {
   unsupportedMediaType: () => new ApiError(415, null, "415: Unsupported Media Type"),
   payloadTooLarge: (limit: number) =>
     new ApiError(413, null, `413: Payload Too Large: the request body exceeds the limit of ${limit} bytes`),
+  objectTooLarge: (bytes: number, max: number) =>
+    new ApiError(413, null, `413: Payload Too Large: the stored object would have ${bytes} bytes; the store accepts at most ${max}`),
   unauthenticated: () => new ApiError(401, null, "401: No user has been authenticated."),
   anonymousDenied: () => new ApiError(401, null, "401: Unauthorized"),
   invalidToken: (detail: string) => new ApiError(401, null, `401: ${detail}`),

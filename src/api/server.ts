@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyError } from 
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Store } from "../store/store.js";
-import { StoreUnavailableError } from "../store/store.js";
+import { StoreUnavailableError, ValueTooLargeError } from "../store/store.js";
 import { ApiError, Errors, problemBody } from "./errors.js";
 import { parseJsonBody } from "./body.js";
 import { registerRoutes } from "./routes.js";
@@ -100,6 +100,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   app.setErrorHandler((error: FastifyError | Error, req, reply) => {
     let err: ApiError;
     if (error instanceof ApiError) err = error;
+    else if (error instanceof ValueTooLargeError) err = Errors.objectTooLarge(error.bytes, error.maxBytes);
     else if (error instanceof StoreUnavailableError) {
       req.log.error({ err: error.message }, "store unavailable");
       err = Errors.storeUnavailable(error.message);

@@ -33,7 +33,7 @@ import type {
   WatchOptions,
   WriteCondition,
 } from "./store.js";
-import { CompactedError, StoreUnavailableError } from "./store.js";
+import { CompactedError, StoreUnavailableError, ValueTooLargeError } from "./store.js";
 import { walRecordJson, walStart } from "./embedded/files.js";
 import type { History } from "./embedded/history.js";
 import { encodeLine } from "./embedded/lines.js";
@@ -89,6 +89,8 @@ function errText(err: unknown): string {
 
 class EmbeddedStore implements Store {
   readonly kind = "embedded" as const;
+  /** Large enough for any API object; bounded so one write cannot balloon the WAL and memory. */
+  readonly maxValueBytes = 32 * 1024 * 1024;
   private readonly watchers: WatchRegistry;
   /** Applied in memory, waiting for the batch in flight to finish. */
   private collecting: Batch | null = null;
@@ -148,6 +150,8 @@ class EmbeddedStore implements Store {
   async put(key: string, value: string, cond?: WriteCondition): Promise<PutResult> {
     this.assertWritable(key);
     if (typeof value !== "string") throw new TypeError("store value must be a string");
+    const bytes = Buffer.byteLength(value);
+    if (bytes > this.maxValueBytes) throw new ValueTooLargeError(bytes, this.maxValueBytes);
     const current = this.state.get(key);
     if (!conditionHolds(current, cond)) {
       await this.settled();

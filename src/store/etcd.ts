@@ -38,6 +38,7 @@ import {
 import {
   CompactedError,
   StoreUnavailableError,
+  ValueTooLargeError,
   type DeleteResult,
   type KeyValue,
   type PutResult,
@@ -154,6 +155,8 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
 
 class EtcdStore implements Store {
   readonly kind = "etcd" as const;
+  /** etcd's default --max-request-bytes (1.5 MiB), less room for the key and the request envelope. */
+  readonly maxValueBytes = 1.5 * 1024 * 1024 - 8 * 1024;
   private readonly client: Etcd3;
   private readonly prefix: Buffer;
   private readonly where: string;
@@ -305,6 +308,7 @@ class EtcdStore implements Store {
   async put(key: string, value: string, cond?: WriteCondition): Promise<PutResult> {
     const k = this.full(key);
     const v = Buffer.from(value, "utf8");
+    if (v.length > this.maxValueBytes) throw new ValueTooLargeError(v.length, this.maxValueBytes);
     const expect = cond?.expectModRevision;
     if (expect === undefined) {
       const res = await this.run(`put ${key}`, false, () =>

@@ -65,6 +65,8 @@ export interface WatchHandle {
 
 export interface Store {
   readonly kind: "embedded" | "etcd";
+  /** The largest value `put` accepts (etcd refuses requests over its --max-request-bytes). */
+  readonly maxValueBytes: number;
   get(key: string): Promise<KeyValue | null>;
   /** Every key that starts with `prefix`, sorted by key. */
   range(prefix: string): Promise<RangeResult>;
@@ -98,5 +100,16 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "StoreUnavailableError";
+  }
+}
+
+/** A value larger than the store's `maxValueBytes`; nothing was written. */
+export class ValueTooLargeError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`the value has ${bytes} bytes; the store accepts at most ${maxBytes}`);
+    this.name = "ValueTooLargeError";
   }
 }
