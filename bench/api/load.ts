@@ -15,6 +15,7 @@ import { realpathSync } from "node:fs";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { bodies } from "../../test/support/fixtures.js";
 
 export interface CreateArgs {
@@ -26,6 +27,8 @@ export interface CreateArgs {
   start?: number;
   count: number;
   concurrency: number;
+  /** Event loops (worker threads) sharing `concurrency` and `count`; see runThreaded. Default 1. */
+  threads?: number;
 }
 
 export interface ReadArgs {
@@ -35,8 +38,11 @@ export interface ReadArgs {
   prefix: string;
   /** Objects `${prefix}0` … `${prefix}${objects - 1}` must exist. */
   objects: number;
+  /** First object read (round-robin from here); lets threads spread over the objects. */
+  start?: number;
   count: number;
   concurrency: number;
+  threads?: number;
 }
 
 export interface ListArgs {
@@ -214,7 +220,21 @@ interface Op {
  * A closed loop: `concurrency` workers each issue the next request as soon as their previous one is
  * answered. Throughput is measured over the wall time from the first request to the last answer.
  */
-async function closedLoop(count: number, concurrency: number, op: Op): Promise<{ latencies: Float64Array; okCount: number; durationMs: number }> {
+/** One event loop's share of a closed-loop run; parts of several threads merge into one result. */
+interface LoopPart {
+  latencies: Float64Array;
+  okCount: number;
+  /** Wall-clock (epoch) milliseconds of the first request and the last answer: comparable across threads. */
+  t0: number;
+  tEnd: number;
+  errors: ErrorStats;
+  extra: Record<string, unknown>;
+}
+
+/** performance.now() restarts at 0 in every worker thread; throughput across threads needs one clock. */
+const epochMs = (t: number) => performance.timeOrigin + t;
+
+async function closedLoop(count: number, concurrency: number, op: Op): Promise<Omit<LoopPart, "errors" | "extra">> {
   const latencies = new Float64Array(count);
   let okCount = 0;
   let next = 0;
@@ -232,7 +252,7 @@ async function closedLoop(count: number, concurrency: number, op: Op): Promise<{
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return { latencies: latencies.subarray(0, done), okCount, durationMs: tEnd - t0 };
+  return { latencies: latencies.subarray(0, done), okCount, t0: epochMs(t0), tEnd: epochMs(tEnd) };
 }
 
 /** Wraps one HTTP request as an Op result, sorting failures into the error counters. */
@@ -261,22 +281,38 @@ async function timed(
   }
 }
 
-function runStats(count: number, concurrency: number, loop: { latencies: Float64Array; okCount: number; durationMs: number }, errors: Errors): RunStats {
+function runStats(count: number, concurrency: number, parts: LoopPart[]): RunStats & { extra: Record<string, unknown> } {
+  const okCount = parts.reduce((n, p) => n + p.okCount, 0);
+  const durationMs = Math.max(...parts.map((p) => p.tEnd)) - Math.min(...parts.map((p) => p.t0));
+  const latencies = new Float64Array(parts.reduce((n, p) => n + p.latencies.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    latencies.set(p.latencies, at);
+    at += p.latencies.length;
+  }
+  const errors: ErrorStats = { total: 0, byStatus: {}, other: 0, samples: [] };
+  for (const p of parts) {
+    errors.total += p.errors.total;
+    errors.other += p.errors.other;
+    for (const [status, n] of Object.entries(p.errors.byStatus)) errors.byStatus[status] = (errors.byStatus[status] ?? 0) + n;
+    errors.samples.push(...p.errors.samples.slice(0, MAX_ERROR_SAMPLES - errors.samples.length));
+  }
   return {
     count,
-    ok: loop.okCount,
+    ok: okCount,
     concurrency,
-    durationMs: Math.round(loop.durationMs * 10) / 10,
-    throughput: Math.round((loop.okCount / loop.durationMs) * 1000 * 10) / 10,
-    latencyMs: latencyStats(loop.latencies),
-    errors: errors.stats,
+    durationMs: Math.round(durationMs * 10) / 10,
+    throughput: Math.round((okCount / durationMs) * 1000 * 10) / 10,
+    latencyMs: latencyStats(latencies),
+    errors,
+    extra: Object.assign({}, ...parts.map((p) => p.extra)),
   };
 }
 
 const metricBody = (name: string) => Buffer.from(JSON.stringify(bodies.Metric(name)));
 const collection = (namespace: string) => `/core/namespaces/${encodeURIComponent(namespace)}/metrics`;
 
-async function runCreate(a: CreateArgs): Promise<RunStats & { extra: Record<string, unknown> }> {
+async function runCreate(a: CreateArgs): Promise<LoopPart> {
   const target = new HttpTarget(a.url);
   const agent = target.agent(a.concurrency);
   const errors = new Errors();
@@ -292,21 +328,58 @@ async function runCreate(a: CreateArgs): Promise<RunStats & { extra: Record<stri
     return r;
   });
   agent.destroy();
-  return { ...runStats(a.count, a.concurrency, loop, errors), extra: { responseBytes: storedBytes } };
+  return { ...loop, errors: errors.stats, extra: storedBytes > 0 ? { responseBytes: storedBytes } : {} };
 }
 
-async function runRead(a: ReadArgs): Promise<RunStats> {
+async function runRead(a: ReadArgs): Promise<LoopPart> {
   const target = new HttpTarget(a.url);
   const agent = target.agent(a.concurrency);
   const errors = new Errors();
   const base = collection(a.namespace);
   const paths = Array.from({ length: a.objects }, (_, i) => `${base}/${encodeURIComponent(`${a.prefix}${i}`)}`);
+  const offset = a.start ?? 0;
   const loop = await closedLoop(a.count, a.concurrency, (i) => {
-    const path = paths[i % a.objects];
+    const path = paths[(offset + i) % a.objects];
     return timed(errors, `GET ${path}`, () => target.send(agent, "GET", path, null, false));
   });
   agent.destroy();
-  return runStats(a.count, a.concurrency, loop, errors);
+  return { ...loop, errors: errors.stats, extra: {} };
+}
+
+/**
+ * A node:http client costs about as much CPU per request as the server does, so one event loop can saturate
+ * its core before a fast server does. With `threads` > 1 the same process runs that many event loops (worker
+ * threads), splitting the requests in flight and the count between them: still `concurrency` requests in
+ * flight in all, able to use cores the server leaves free. (On 2 cores there are none to spare: there, extra
+ * loops only add CPU per request.)
+ */
+async function runThreaded(a: CreateArgs | ReadArgs): Promise<RunStats & { extra: Record<string, unknown> }> {
+  const threads = Math.max(1, Math.min(a.threads ?? 1, a.concurrency, a.count));
+  if (threads === 1) return runStats(a.count, a.concurrency, [await runPart(a)]);
+  const shares: (CreateArgs | ReadArgs)[] = [];
+  let start = a.start ?? 0;
+  for (let t = 0; t < threads; t++) {
+    const share = (n: number) => Math.floor(n / threads) + (t < n % threads ? 1 : 0);
+    shares.push({ ...a, threads: 1, start, count: share(a.count), concurrency: share(a.concurrency) });
+    start += share(a.count);
+  }
+  const parts = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise<LoopPart>((resolve, reject) => {
+          const worker = new Worker(new URL(import.meta.url), { workerData: share });
+          worker.once("message", (part: LoopPart) => resolve(part));
+          worker.once("error", reject);
+          worker.once("exit", (code) => reject(new Error(`load thread exited with code ${code} before reporting`)));
+        }),
+    ),
+  );
+  const stats = runStats(a.count, a.concurrency, parts);
+  return { ...stats, extra: { ...stats.extra, threads } };
+}
+
+function runPart(a: CreateArgs | ReadArgs): Promise<LoopPart> {
+  return a.mode === "create" ? runCreate(a) : runRead(a);
 }
 
 async function runList(a: ListArgs): Promise<RunStats & { extra: Record<string, unknown> }> {
@@ -334,7 +407,7 @@ async function runList(a: ListArgs): Promise<RunStats & { extra: Record<string, 
     ),
   );
   agent.destroy();
-  return { ...runStats(a.count, concurrency, loop, errors), extra: { responseBytes: bytes } };
+  return runStats(a.count, concurrency, [{ ...loop, errors: errors.stats, extra: { responseBytes: bytes } }]);
 }
 
 /** Each write gets an id that its watch event carries: the object name (create) or spec.max (update). */
@@ -597,10 +670,8 @@ async function main(): Promise<void> {
   let stats: RunStats & { extra?: Record<string, unknown> };
   switch (args.mode) {
     case "create":
-      stats = await runCreate(args);
-      break;
     case "read":
-      stats = await runRead(args);
+      stats = await runThreaded(args);
       break;
     case "list":
       stats = await runList(args);
@@ -623,7 +694,20 @@ async function main(): Promise<void> {
 }
 
 // Imported by run.ts for its types and latencyStats; only run when started as the load process.
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (!isMainThread) {
+  // A load thread of runThreaded: run its share, hand the part back (latencies by transfer, not by copy).
+  const share = workerData as CreateArgs | ReadArgs;
+  runPart(share).then(
+    (part) => {
+      parentPort!.postMessage(part, [part.latencies.buffer as ArrayBuffer]);
+      // Let the message go out before the thread ends; exit() would race it.
+      parentPort!.close();
+    },
+    (err) => {
+      throw err;
+    },
+  );
+} else if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().then(
     () => process.exit(0),
     (err) => {

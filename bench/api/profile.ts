@@ -3,7 +3,10 @@
  * where the server's time went, by function (self time) and by source file or package, so a missed target
  * can be traced to the code that costs the most without opening DevTools.
  *
- *   node dist/bench/api/profile.js [--top N] FILE.cpuprofile [...]
+ *   node dist/bench/api/profile.js [--top N] [--callers NAME] FILE.cpuprofile [...]
+ *
+ * --callers NAME also lists the call paths (5 frames up) that lead to functions called NAME, by self time:
+ * the way to find who calls an expensive library function.
  */
 import { readFileSync } from "node:fs";
 
@@ -40,7 +43,12 @@ function area(url: string): string {
   return dist >= 0 ? url.slice(dist + "/dist/".length) : url;
 }
 
-function summarise(file: string, top: number): string {
+function frameText(frame: CallFrame): string {
+  const where = frame.url ? `${area(frame.url)}:${frame.lineNumber + 1}` : "";
+  return `${frame.functionName || "(anonymous)"} ${where}`.trim();
+}
+
+function summarise(file: string, top: number, callers: string | null): string {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
@@ -57,8 +65,7 @@ function summarise(file: string, top: number): string {
       idleUs += us;
       continue;
     }
-    const where = frame.url ? `${area(frame.url)}:${frame.lineNumber + 1}` : "";
-    const key = `${frame.functionName || "(anonymous)"} ${where}`.trim();
+    const key = frameText(frame);
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
     const a = frame.url ? area(frame.url) : frame.functionName; // (garbage collector), (program), ...
     byArea.set(a, (byArea.get(a) ?? 0) + us);
@@ -71,22 +78,39 @@ function summarise(file: string, top: number): string {
       ...rowsOut.map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(8)} ms ${((us / busyUs) * 100).toFixed(1).padStart(5)} %  ${k}`),
     ].join("\n");
   };
+  const sections: string[] = [];
+  if (callers !== null) {
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const paths = new Map<string, number>();
+    for (const [id, us] of selfUs) {
+      if (byId.get(id)!.callFrame.functionName !== callers) continue;
+      const chain: string[] = [];
+      for (let p = parent.get(id), depth = 0; p !== undefined && depth < 5; p = parent.get(p), depth++) chain.push(frameText(byId.get(p)!.callFrame));
+      const key = chain.join("  <-  ");
+      paths.set(key, (paths.get(key) ?? 0) + us);
+    }
+    sections.push(table(`call paths into ${callers} (self time of ${callers}, % of busy):`, paths));
+  }
   return [
     `${file}: ${(totalUs / 1e6).toFixed(1)} s profiled, ${(busyUs / 1e6).toFixed(1)} s busy (${((busyUs / totalUs) * 100).toFixed(0)} %)`,
     table("self time by source file / package (% of busy):", byArea),
     table("self time by function (% of busy):", byFunction),
+    ...sections,
   ].join("\n");
 }
 
 const argv = process.argv.slice(2);
 let top = 25;
+let callers: string | null = null;
 const files: string[] = [];
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === "--top") top = Number(argv[++i]) || top;
+  else if (argv[i] === "--callers") callers = argv[++i] ?? null;
   else files.push(argv[i]);
 }
 if (files.length === 0) {
-  process.stderr.write("usage: node dist/bench/api/profile.js [--top N] FILE.cpuprofile [...]\n");
+  process.stderr.write("usage: node dist/bench/api/profile.js [--top N] [--callers NAME] FILE.cpuprofile [...]\n");
   process.exit(2);
 }
-for (const f of files) process.stdout.write(summarise(f, top) + "\n\n");
+for (const f of files) process.stdout.write(summarise(f, top, callers) + "\n\n");

@@ -14,14 +14,8 @@ export function encodeLine(json: string): Buffer {
   const len = Buffer.byteLength(json);
   const buf = Buffer.allocUnsafe(HEADER + len + 1);
   buf.write(json, HEADER, len, "utf8");
-  buf.write(
-    crc32(buf, HEADER, HEADER + len)
-      .toString(16)
-      .padStart(8, "0"),
-    0,
-    8,
-    "latin1",
-  );
+  const crc = crc32(buf, HEADER, HEADER + len);
+  buf.write(crc.toString(16).padStart(8, "0"), 0, 8, "latin1");
   buf[8] = SPACE;
   buf[HEADER + len] = NEWLINE;
   return buf;
