@@ -86,7 +86,7 @@ export class ResourceService {
       const merged = mergeUpdate(def.schema, stored, incoming) as Resource;
       merged.metadata.modified = now();
       return merged;
-    });
+    }, { removeWhenFinalized: true });
   }
 
   async updateStatus(def: KindDef, namespace: string | null, name: string, body: unknown): Promise<Stored> {
@@ -142,6 +142,8 @@ export class ResourceService {
     name: string,
     sentVersion: string | null,
     change: (stored: Resource) => Resource | null,
+    /** Only an ordinary update removes the key when a deleted object's finalizers become empty (§10 step 8). */
+    { removeWhenFinalized = false } = {},
   ): Promise<Stored> {
     const key = objectKey(def, namespace, name);
     for (let attempt = 0; ; attempt++) {
@@ -153,7 +155,7 @@ export class ResourceService {
       }
       const next = change(decode(kv));
       if (next === null) return { kv, json: kvWireJson(kv) };
-      if (next.metadata.deleted !== null && next.metadata.finalizers.length === 0) {
+      if (removeWhenFinalized && next.metadata.deleted !== null && next.metadata.finalizers.length === 0) {
         const result = await this.store.delete(key, { expectModRevision: kv.modRevision });
         if (result.ok) {
           next.metadata.resource_version = String(result.revision);

@@ -119,6 +119,26 @@ describe("complete, shutdown and retry", () => {
     assert.equal(ok.body.status.state, "READY_FOR_ACTION");
     assert.notEqual(ok.body.metadata.deleted, null);
     assert.deepEqual(ok.body.metadata.finalizers, []);
+    const after = await http(api.url, "GET", appPath("job"));
+    assert.equal(after.status, 200, "the marked app stays until the garbage collector acts, as in Krake");
+    assert.equal(after.body.status.state, "READY_FOR_ACTION");
+  });
+
+  it("accepts the body kinds Krake's own client sends (Complete, Shutdown) and the spec's names", async () => {
+    await apps().create(bodies.Application("kinds"), ns);
+    await setStatus("kinds", { complete_token: "c", shutdown_token: "s" });
+    for (const [action, kind, token] of [
+      ["shutdown", "Shutdown", "s"],
+      ["shutdown", "ApplicationShutdown", "s"],
+      ["complete", "Complete", "c"],
+      ["complete", "ApplicationComplete", "c"],
+    ]) {
+      const res = await http(api.url, "PUT", `${appPath("kinds")}/${action}`, { api: "kubernetes", kind, token });
+      assert.equal(res.status, 200, `${action} with kind ${kind}: ${res.text}`);
+    }
+    const wrong = await http(api.url, "PUT", `${appPath("kinds")}/complete`, { kind: "Shutdown", token: "c" });
+    assert.equal(wrong.status, 422);
+    assert.equal(wrong.body.errors[0].path, "kind");
   });
 
   it("shutdown moves WAITING_FOR_CLEANING to READY_FOR_ACTION", async () => {

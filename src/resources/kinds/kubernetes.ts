@@ -147,8 +147,16 @@ function addOwner(stored: Resource, ref: ResourceRef) {
 
 const INVALID_TOKEN = "No token has been provided or the provided one is invalid.";
 
-const tokenBody = (kind: string) =>
-  obj({ api: constant("kubernetes"), kind: constant(kind), token: nullable(str(), { default: null }) });
+/**
+ * Krake's own client sends `kind: "Complete"` / `"Shutdown"` (its ApplicationComplete and ApplicationShutdown
+ * models), while the spec names the models; accept both so every client works.
+ */
+const tokenBody = (kind: "Complete" | "Shutdown") =>
+  obj({
+    api: constant("kubernetes"),
+    kind: Type.Union([Type.Literal(kind), Type.Literal(`Application${kind}`)], { default: kind }),
+    token: nullable(str(), { default: null }),
+  });
 
 const applicationActions: SubresourceAction[] = [
   {
@@ -166,7 +174,7 @@ const applicationActions: SubresourceAction[] = [
   {
     name: "complete",
     rbacResource: "applications/complete",
-    body: tokenBody("ApplicationComplete"),
+    body: tokenBody("Complete"),
     apply(stored, body, now) {
       const expected = stored.status.complete_token;
       if (expected === null || body.token !== expected) throw new ActionRejected(401, null, INVALID_TOKEN);
@@ -178,7 +186,7 @@ const applicationActions: SubresourceAction[] = [
   {
     name: "shutdown",
     rbacResource: "applications/shutdown",
-    body: tokenBody("ApplicationShutdown"),
+    body: tokenBody("Shutdown"),
     apply(stored, body) {
       const expected = stored.status.shutdown_token;
       if (expected === null || body.token !== expected) throw new ActionRejected(401, null, INVALID_TOKEN);
