@@ -188,24 +188,45 @@ class HttpTarget {
 
   /** A keep-alive pool: every request of a run reuses the same `size` sockets, as a real client would. */
   agent(size: number): http.Agent {
-    return new http.Agent({ keepAlive: true, maxSockets: size, maxFreeSockets: size, scheduling: "fifo", noDelay: true } as http.AgentOptions);
+    return new http.Agent({
+      keepAlive: true,
+      maxSockets: size,
+      maxFreeSockets: size,
+      scheduling: "fifo",
+      noDelay: true,
+    } as http.AgentOptions);
   }
 
-  send(agent: http.Agent, method: string, path: string, payload: Buffer | null, keepBody: boolean): Promise<Response> {
+  send(
+    agent: http.Agent,
+    method: string,
+    path: string,
+    payload: Buffer | null,
+    keepBody: boolean,
+  ): Promise<Response> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = {};
       if (payload !== null) {
         headers["Content-Type"] = "application/json";
         headers["Content-Length"] = payload.length;
       }
-      const req = http.request({ hostname: this.hostname, port: this.port, method, path, agent, headers }, (res) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        if (keepBody || !ok(status)) res.on("data", (c: Buffer) => chunks.push(c));
-        else res.resume();
-        res.on("end", () => resolve({ status, body: chunks.length > 0 ? Buffer.concat(chunks).toString("utf8") : "", end: performance.now() }));
-        res.on("error", reject);
-      });
+      const req = http.request(
+        { hostname: this.hostname, port: this.port, method, path, agent, headers },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          if (keepBody || !ok(status)) res.on("data", (c: Buffer) => chunks.push(c));
+          else res.resume();
+          res.on("end", () =>
+            resolve({
+              status,
+              body: chunks.length > 0 ? Buffer.concat(chunks).toString("utf8") : "",
+              end: performance.now(),
+            }),
+          );
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       req.end(payload ?? undefined);
     });
@@ -234,7 +255,11 @@ interface LoopPart {
 /** performance.now() restarts at 0 in every worker thread; throughput across threads needs one clock. */
 const epochMs = (t: number) => performance.timeOrigin + t;
 
-async function closedLoop(count: number, concurrency: number, op: Op): Promise<Omit<LoopPart, "errors" | "extra">> {
+async function closedLoop(
+  count: number,
+  concurrency: number,
+  op: Op,
+): Promise<Omit<LoopPart, "errors" | "extra">> {
   const latencies = new Float64Array(count);
   let okCount = 0;
   let next = 0;
@@ -281,7 +306,11 @@ async function timed(
   }
 }
 
-function runStats(count: number, concurrency: number, parts: LoopPart[]): RunStats & { extra: Record<string, unknown> } {
+function runStats(
+  count: number,
+  concurrency: number,
+  parts: LoopPart[],
+): RunStats & { extra: Record<string, unknown> } {
   const okCount = parts.reduce((n, p) => n + p.okCount, 0);
   const durationMs = Math.max(...parts.map((p) => p.tEnd)) - Math.min(...parts.map((p) => p.t0));
   const latencies = new Float64Array(parts.reduce((n, p) => n + p.latencies.length, 0));
@@ -294,7 +323,8 @@ function runStats(count: number, concurrency: number, parts: LoopPart[]): RunSta
   for (const p of parts) {
     errors.total += p.errors.total;
     errors.other += p.errors.other;
-    for (const [status, n] of Object.entries(p.errors.byStatus)) errors.byStatus[status] = (errors.byStatus[status] ?? 0) + n;
+    for (const [status, n] of Object.entries(p.errors.byStatus))
+      errors.byStatus[status] = (errors.byStatus[status] ?? 0) + n;
     errors.samples.push(...p.errors.samples.slice(0, MAX_ERROR_SAMPLES - errors.samples.length));
   }
   return {
@@ -336,7 +366,10 @@ async function runRead(a: ReadArgs): Promise<LoopPart> {
   const agent = target.agent(a.concurrency);
   const errors = new Errors();
   const base = collection(a.namespace);
-  const paths = Array.from({ length: a.objects }, (_, i) => `${base}/${encodeURIComponent(`${a.prefix}${i}`)}`);
+  const paths = Array.from(
+    { length: a.objects },
+    (_, i) => `${base}/${encodeURIComponent(`${a.prefix}${i}`)}`,
+  );
   const offset = a.start ?? 0;
   const loop = await closedLoop(a.count, a.concurrency, (i) => {
     const path = paths[(offset + i) % a.objects];
@@ -370,7 +403,9 @@ async function runThreaded(a: CreateArgs | ReadArgs): Promise<RunStats & { extra
           const worker = new Worker(new URL(import.meta.url), { workerData: share });
           worker.once("message", (part: LoopPart) => resolve(part));
           worker.once("error", reject);
-          worker.once("exit", (code) => reject(new Error(`load thread exited with code ${code} before reporting`)));
+          worker.once("exit", (code) =>
+            reject(new Error(`load thread exited with code ${code} before reporting`)),
+          );
         }),
     ),
   );
@@ -425,7 +460,8 @@ async function runWatchLatency(a: WatchLatencyArgs): Promise<LoadResult> {
   if (a.write === "update") {
     for (let p = 0; p < poolSize; p++) {
       const res = await target.send(agent, "POST", base, metricBody(`${a.prefix}${p}`), true);
-      if (!ok(res.status)) throw new Error(`cannot create update pool object: HTTP ${res.status} ${res.body}`);
+      if (!ok(res.status))
+        throw new Error(`cannot create update pool object: HTTP ${res.status} ${res.body}`);
       pool.push(JSON.parse(res.body));
     }
   }
@@ -533,7 +569,11 @@ async function runWatchLatency(a: WatchLatencyArgs): Promise<LoadResult> {
     } else {
       const obj = pool[i % poolSize];
       // No resource_version: the PUT never conflicts, so every write is a change the watchers must see.
-      const body = { ...obj, metadata: { ...obj.metadata, resource_version: null }, spec: { ...obj.spec, max: i + 2 } };
+      const body = {
+        ...obj,
+        metadata: { ...obj.metadata, resource_version: null },
+        spec: { ...obj.spec, max: i + 2 },
+      };
       const path = `${base}/${encodeURIComponent(obj.metadata.name)}`;
       what = `PUT ${path}`;
       call = () => target.send(agent, "PUT", path, Buffer.from(JSON.stringify(body)), false);
@@ -630,7 +670,12 @@ async function runEtcdRaw(a: EtcdRawArgs): Promise<RunStats & { extra: Record<st
   const t0 = performance.now();
   let rate = 0;
   try {
-    rate = await measureRawEtcdPuts(a.endpoint, { concurrency: a.concurrency, count: a.count, valueBytes: a.valueBytes, keyPrefix: a.prefix });
+    rate = await measureRawEtcdPuts(a.endpoint, {
+      concurrency: a.concurrency,
+      count: a.count,
+      valueBytes: a.valueBytes,
+      keyPrefix: a.prefix,
+    });
   } catch (err) {
     errors.other("etcd put", err);
   }
@@ -640,7 +685,10 @@ async function runEtcdRaw(a: EtcdRawArgs): Promise<RunStats & { extra: Record<st
     ok,
     concurrency: a.concurrency,
     // The rate's own clock excludes warm-up and clean-up; report the matching duration.
-    durationMs: rate > 0 ? Math.round((a.count / rate) * 1000 * 10) / 10 : Math.round((performance.now() - t0) * 10) / 10,
+    durationMs:
+      rate > 0
+        ? Math.round((a.count / rate) * 1000 * 10) / 10
+        : Math.round((performance.now() - t0) * 10) / 10,
     throughput: Math.round(rate * 10) / 10,
     latencyMs: latencyStats([]),
     errors: errors.stats,
@@ -656,7 +704,9 @@ function totalCpuSec(): number {
 async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) {
-    process.stderr.write("usage: node dist/bench/api/load.js '<json args>' (see LoadArgs in bench/api/load.ts)\n");
+    process.stderr.write(
+      "usage: node dist/bench/api/load.js '<json args>' (see LoadArgs in bench/api/load.ts)\n",
+    );
     process.exit(2);
   }
   const args = JSON.parse(raw) as LoadArgs;

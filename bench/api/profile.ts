@@ -75,7 +75,10 @@ function summarise(file: string, top: number, callers: string | null): string {
     const rowsOut = [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, top);
     return [
       title,
-      ...rowsOut.map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(8)} ms ${((us / busyUs) * 100).toFixed(1).padStart(5)} %  ${k}`),
+      ...rowsOut.map(
+        ([k, us]) =>
+          `  ${(us / 1000).toFixed(0).padStart(8)} ms ${((us / busyUs) * 100).toFixed(1).padStart(5)} %  ${k}`,
+      ),
     ].join("\n");
   };
   const sections: string[] = [];
@@ -86,7 +89,8 @@ function summarise(file: string, top: number, callers: string | null): string {
     for (const [id, us] of selfUs) {
       if (byId.get(id)!.callFrame.functionName !== callers) continue;
       const chain: string[] = [];
-      for (let p = parent.get(id), depth = 0; p !== undefined && depth < 5; p = parent.get(p), depth++) chain.push(frameText(byId.get(p)!.callFrame));
+      for (let p = parent.get(id), depth = 0; p !== undefined && depth < 5; p = parent.get(p), depth++)
+        chain.push(frameText(byId.get(p)!.callFrame));
       const key = chain.join("  <-  ");
       paths.set(key, (paths.get(key) ?? 0) + us);
     }
@@ -110,7 +114,9 @@ for (let i = 0; i < argv.length; i++) {
   else files.push(argv[i]);
 }
 if (files.length === 0) {
-  process.stderr.write("usage: node dist/bench/api/profile.js [--top N] [--callers NAME] FILE.cpuprofile [...]\n");
+  process.stderr.write(
+    "usage: node dist/bench/api/profile.js [--top N] [--callers NAME] FILE.cpuprofile [...]\n",
+  );
   process.exit(2);
 }
 for (const f of files) process.stdout.write(summarise(f, top, callers) + "\n\n");

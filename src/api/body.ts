@@ -23,15 +23,39 @@ export function parseJsonBody(text: string): unknown {
   return value;
 }
 
-/** Iterative, so a 100,000-level document cannot overflow the stack here either. */
+interface Frame {
+  value: unknown;
+  depth: number;
+  parent: Frame | null;
+  key: string | number;
+}
+
+/**
+ * Iterative, so a 100,000-level document cannot overflow the stack here either. Paths are built only for
+ * the one node that fails: this runs on every request body.
+ */
 function findTooDeep(root: unknown, limit: number): (string | number)[] | null {
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: root, path: [] }];
+  const stack: Frame[] = [{ value: root, depth: 0, parent: null, key: "" }];
   while (stack.length > 0) {
-    const { value, path } = stack.pop()!;
+    const frame = stack.pop()!;
+    const { value, depth } = frame;
     if (value === null || typeof value !== "object") continue;
-    if (path.length >= limit) return path;
-    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }));
-    else for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] });
+    if (depth >= limit) {
+      const path: (string | number)[] = [];
+      for (let f: Frame | null = frame; f && f.parent; f = f.parent) path.unshift(f.key);
+      return path;
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const v = value[i];
+        if (v !== null && typeof v === "object") stack.push({ value: v, depth: depth + 1, parent: frame, key: i });
+      }
+    } else {
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== null && typeof v === "object") stack.push({ value: v, depth: depth + 1, parent: frame, key: k });
+      }
+    }
   }
   return null;
 }

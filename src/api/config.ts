@@ -14,6 +14,8 @@ export type StoreConfig =
 export interface ApiConfig {
   host: string;
   port: number;
+  /** API processes sharing the port (etcd only: the embedded store lives in one process). */
+  workers: number;
   store: StoreConfig;
   retryTransactions: number;
   tls: { enabled: boolean; cert?: string; key?: string; clientCa?: string };
@@ -33,6 +35,7 @@ export interface ApiConfig {
 export interface ApiOptions {
   host?: string;
   port?: string | number;
+  workers?: string | number;
   dataDir?: string;
   fsync?: boolean | string;
   etcd?: string | string[];
@@ -65,6 +68,7 @@ export class ConfigError extends Error {
 const ENV: Record<keyof ApiOptions, string> = {
   host: "KRAKE_API_HOST",
   port: "KRAKE_API_PORT",
+  workers: "KRAKE_API_WORKERS",
   dataDir: "KRAKE_DATA_DIR",
   fsync: "KRAKE_FSYNC",
   etcd: "KRAKE_ETCD",
@@ -105,6 +109,7 @@ export function optionsFromFile(path: string): ApiOptions {
   const opts: ApiOptions = {
     host: doc.host,
     port: doc.port,
+    workers: doc.workers,
     dataDir: doc.data_dir,
     fsync: doc.fsync,
     etcd: etcd.endpoints ?? (etcd.host ? `http://${etcd.host}:${etcd.port ?? 2379}` : undefined),
@@ -185,8 +190,13 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`log-level: expected one of fatal, error, warn, info, debug, trace, silent, got ${JSON.stringify(logLevel)}`);
   }
+  const workers = int(o.workers ?? 1, "workers", 1, 64);
+  if (workers > 1 && endpoints.length === 0) {
+    throw new ConfigError("workers: several API processes need a shared store: add --etcd (the embedded store lives in one process)");
+  }
   return {
     host: o.host ?? "127.0.0.1",
+    workers,
     port: int(o.port ?? 8080, "port", 0, 65535),
     store:
       endpoints.length > 0

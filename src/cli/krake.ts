@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { ConfigError, ENV_VARIABLES, optionsFromEnv, optionsFromFile, resolveApiConfig, type ApiOptions } from "../api/config.js";
 import { createLogger, startApiServer } from "../api/start.js";
 import { VERSION } from "../version.js";
+import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
 
 function apiCommand(): Command {
   const env = (key: keyof ApiOptions) => `(env ${ENV_VARIABLES[key]})`;
@@ -14,6 +15,7 @@ function apiCommand(): Command {
     .option("-c, --config <file>", "YAML configuration file (Krake's api.yaml keys; flags and environment override it)")
     .option("--host <host>", `address to listen on, default 127.0.0.1 ${env("host")}`)
     .option("--port <port>", `port to listen on (0 = any free port), default 8080 ${env("port")}`)
+    .option("--workers <n>", `API processes sharing the port (etcd only), default 1 ${env("workers")}`)
     .option("--data-dir <dir>", `embedded store directory, default ./data ${env("dataDir")}`)
     .option("--no-fsync", `embedded store: do not fsync writes (faster, loses the last writes on power loss) ${env("fsync")}`)
     .option("--etcd <urls>", `use etcd instead of the embedded store: comma-separated client URLs ${env("etcd")}`)
@@ -56,6 +58,10 @@ function apiCommand(): Command {
         throw err;
       }
       const logger = createLogger(config.logLevel);
+      if (config.workers > 1 && !isWorkerProcess()) {
+        superviseWorkers(config.workers, logger, config.shutdownTimeoutMs);
+        return;
+      }
       let server;
       try {
         server = await startApiServer(config, { logger });
@@ -63,6 +69,7 @@ function apiCommand(): Command {
         logger.fatal({ err: (err as Error).message }, "cannot start the API server");
         process.exit(1);
       }
+      if (isWorkerProcess()) reportListening(server.url);
       const stop = (signal: string) => {
         logger.info({ signal }, "shutting down");
         server.close().then(

@@ -33,8 +33,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function defaultOf(schema: TSchema): unknown {
   const d = (schema as FieldOptions).default;
-  // Defaults are shared schema constants; every loaded object needs its own copy.
-  return d !== null && typeof d === "object" ? structuredClone(d) : (d ?? null);
+  if (d === null || typeof d !== "object") return d ?? null;
+  // Defaults are shared schema constants; every loaded object needs its own copy. Most are empty.
+  if (Array.isArray(d)) return d.length === 0 ? [] : structuredClone(d);
+  return Object.keys(d).length === 0 ? {} : structuredClone(d);
 }
 
 function runCheck(schema: TSchema, value: unknown, path: (string | number)[], issues: Issue[]) {

@@ -326,7 +326,8 @@ class EtcdStore implements Store {
       this.client.kv.txn({
         // An absent key has create_revision 0, and mod_revision 0 too, so one compare covers both cases.
         compare: [{ key: k, target: "Mod", result: "Equal", mod_revision: expect }],
-        success: [{ request_put: { key: k, value: v, prev_kv: true } }],
+        // A create has no previous value to ask for.
+        success: [{ request_put: { key: k, value: v, prev_kv: expect !== 0 } }],
         failure: [{ request_range: { key: k } }],
       }),
     );

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runKrake, startKrake, type KrakeProcess } from "../support/process.js";
 import { bodies } from "../support/fixtures.js";
+import { startEtcd } from "../support/etcd.js";
 import { eventually, http } from "../support/api.js";
 
 let dir: string;
@@ -120,5 +121,29 @@ describe("krake api as a process", () => {
     const again = await start(["--data-dir", dataDir]);
     assert.equal((await http(again.url, "GET", "/kubernetes/namespaces/ns/applications/app")).status, 200);
     await again.kill();
+  });
+
+  it("--workers runs several API processes over etcd, and refuses without etcd", async () => {
+    const refused = await runKrake(["api", "--workers", "2", "--data-dir", join(dir, "w")]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /workers: several API processes need a shared store/);
+
+    const etcd = await startEtcd();
+    try {
+      const p = await start(["--etcd", etcd.endpoint, "--workers", "2"]);
+      await eventually(() => /"workers":2/.test(p.output()), 10_000, "the primary's listening line");
+      const pids = new Set<number>();
+      for (let i = 0; i < 40; i++) {
+        const res = await fetch(`${p.url}/core/globalmetrics`, { method: "POST", body: JSON.stringify(bodies.GlobalMetric(`m${i}`)), headers: { Connection: "close" } });
+        assert.equal(res.status, 200);
+      }
+      const list = await http(p.url, "GET", "/core/globalmetrics");
+      assert.equal(list.body.items.length, 40, "every worker writes to the one etcd");
+      for (const m of p.output().matchAll(/"pid":(\d+)[^\n]*"msg":"Krake API server listening"/g)) pids.add(Number(m[1]));
+      assert.ok(pids.size >= 3, `a primary and two workers announced themselves (${[...pids].join(", ")})`);
+      assert.deepEqual(await p.kill("SIGTERM"), { code: 0, signal: null });
+    } finally {
+      await etcd.stop();
+    }
   });
 });
