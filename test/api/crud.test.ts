@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KINDS } from "../../src/resources/registry.js";
+import { DEFAULT_PROBLEM_BASE_URL } from "../../src/api/errors.js";
 import { bodies } from "../support/fixtures.js";
 import { http, startTestApi, type TestApi } from "../support/api.js";
 
@@ -89,6 +90,7 @@ for (const def of KINDS) {
       const res = await http(api.url, "GET", `${collection}/missing`);
       assert.equal(res.status, 404);
       assert.equal(res.body.title, "NOT_FOUND_ERROR");
+      assert.equal(res.body.type, `${DEFAULT_PROBLEM_BASE_URL}#not-found-error`);
       assert.equal(
         res.body.detail,
         `'${def.kind}' 'missing' does not exist in namespace ${def.namespaced ? "'ns1'" : "None"}`,

@@ -1,0 +1,127 @@
+/**
+ * `krake bootstrap FILE…`: seeds resources (static metrics providers and metrics, roles, providers, clouds)
+ * from YAML through the API, as Krake's krake_bootstrap_db seeds its store. Every document is validated
+ * before anything is written, so bad input writes nothing; an object that already exists is left as it is
+ * (or updated with --update), so running it twice is harmless; if a write fails midway, the objects this run
+ * created are deleted again.
+ */
+import { readFile } from "node:fs/promises";
+import YAML from "yaml";
+import { KrakeApiError, KrakeClient } from "../client/index.js";
+import { kindByName } from "../resources/registry.js";
+import { load } from "../resources/load.js";
+import { formatPath } from "../api/errors.js";
+import type { KindDef } from "../resources/kind.js";
+
+export interface BootstrapOptions {
+  api: string;
+  namespace: string;
+  update: boolean;
+  /** Where progress lines go. */
+  out: (line: string) => void;
+}
+
+interface Planned {
+  def: KindDef;
+  body: any;
+  namespace: string | null;
+  where: string;
+}
+
+export class BootstrapError extends Error {}
+
+export async function readDocuments(files: string[]): Promise<{ doc: unknown; where: string }[]> {
+  const docs: { doc: unknown; where: string }[] = [];
+  for (const file of files) {
+    const text = file === "-" ? await readStdin() : await readFile(file, "utf8").catch((err) => {
+      throw new BootstrapError(`cannot read ${file}: ${(err as Error).message}`);
+    });
+    const parsed = YAML.parseAllDocuments(text);
+    parsed.forEach((d, i) => {
+      if (d.errors.length > 0) throw new BootstrapError(`${file}, document ${i + 1}: ${d.errors[0].message}`);
+      // A bounded alias expansion: a "billion laughs" document must not take the CLI down.
+      const doc = d.toJS({ maxAliasCount: 100 });
+      if (doc !== null && doc !== undefined) docs.push({ doc, where: `${file}, document ${i + 1}` });
+    });
+  }
+  return docs;
+}
+
+async function readStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
+/** Validates every document against its kind; throws one error listing every problem. */
+export function plan(docs: { doc: unknown; where: string }[], defaultNamespace: string): Planned[] {
+  const problems: string[] = [];
+  const planned: Planned[] = [];
+  for (const { doc, where } of docs) {
+    const kind = (doc as any)?.kind;
+    const def = typeof kind === "string" ? kindByName(kind) : undefined;
+    if (!def) {
+      problems.push(`${where}: kind: ${kind === undefined ? "missing" : `unknown kind ${JSON.stringify(kind)}`}`);
+      continue;
+    }
+    const result = load(def.schema, doc, "create");
+    for (const issue of result.issues) problems.push(`${where} (${def.kind}): ${formatPath(issue.path) || "(root)"}: ${issue.message}`);
+    if (result.issues.length > 0) continue;
+    const namespace = def.namespaced ? ((doc as any).metadata?.namespace ?? defaultNamespace) : null;
+    planned.push({ def, body: doc, namespace, where: `${where} (${def.kind} ${(doc as any).metadata.name})` });
+  }
+  if (problems.length > 0) throw new BootstrapError(`nothing was written; fix these first:\n  ${problems.join("\n  ")}`);
+  return planned;
+}
+
+export async function bootstrap(files: string[], opts: BootstrapOptions): Promise<{ created: number; updated: number; unchanged: number }> {
+  const planned = plan(await readDocuments(files), opts.namespace);
+  const client = new KrakeClient({ url: opts.api });
+  const created: Planned[] = [];
+  const counts = { created: 0, updated: 0, unchanged: 0 };
+  try {
+    for (const p of planned) {
+      const kind = client.kind(p.def);
+      try {
+        await kind.create(p.body, p.namespace);
+        created.push(p);
+        counts.created++;
+        opts.out(`created ${p.where}`);
+      } catch (err) {
+        if (!(err instanceof KrakeApiError && err.status === 409)) throw err;
+        if (!opts.update) {
+          counts.unchanged++;
+          opts.out(`exists, left unchanged: ${p.where}`);
+          continue;
+        }
+        const current = await kind.get(p.body.metadata.name, p.namespace);
+        const { metadata: _m, status: _s, ...rest } = p.body;
+        const next = { ...current, ...rest, metadata: { ...current.metadata, labels: p.body.metadata.labels ?? current.metadata.labels } };
+        try {
+          await kind.update(next as typeof current);
+          counts.updated++;
+          opts.out(`updated ${p.where}`);
+        } catch (e) {
+          if (!(e instanceof KrakeApiError && e.status === 400 && e.title === "UPDATE_ERROR")) throw e;
+          counts.unchanged++;
+          opts.out(`already up to date: ${p.where}`);
+        }
+      }
+    }
+  } catch (err) {
+    for (const p of created.reverse()) await removeCompletely(client, p).catch(() => {});
+    const reason = err instanceof KrakeApiError ? `${err.message}${err.errors.length ? `: ${err.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}` : ""}` : (err as Error).message;
+    throw new BootstrapError(`bootstrap failed; the ${created.length} object(s) created by this run were deleted again: ${reason}`);
+  }
+  return counts;
+}
+
+/**
+ * Undoes a create of this run. DELETE only marks an object (its `cascade_deletion` finalizer waits for the
+ * garbage collector); nothing can depend on an object created seconds ago, so the mark is finished at once.
+ */
+async function removeCompletely(client: KrakeClient, p: Planned): Promise<void> {
+  const kind = client.kind(p.def);
+  const marked = await kind.delete(p.body.metadata.name, p.namespace);
+  await kind.update({ ...marked, metadata: { ...marked.metadata, finalizers: [] } });
+}
