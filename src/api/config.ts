@@ -8,7 +8,7 @@ import YAML from "yaml";
 import { DEFAULT_PROBLEM_BASE_URL } from "./errors.js";
 
 export type StoreConfig =
-  | { type: "embedded"; dataDir: string; fsync: boolean }
+  | { type: "embedded"; dataDir: string; fsync: boolean; historyLimit: number }
   | { type: "etcd"; endpoints: string[]; prefix: string };
 
 export interface ApiConfig {
@@ -52,6 +52,7 @@ export interface ApiOptions {
   bodyLimit?: string | number;
   watchBufferBytes?: string | number;
   watchSlowGrace?: string | number;
+  watchHistory?: string | number;
   blockingTimeout?: string | number;
   shutdownTimeout?: string | number;
   logLevel?: string;
@@ -85,6 +86,7 @@ const ENV: Record<keyof ApiOptions, string> = {
   bodyLimit: "KRAKE_BODY_LIMIT",
   watchBufferBytes: "KRAKE_WATCH_BUFFER_BYTES",
   watchSlowGrace: "KRAKE_WATCH_SLOW_GRACE",
+  watchHistory: "KRAKE_WATCH_HISTORY",
   blockingTimeout: "KRAKE_BLOCKING_TIMEOUT",
   shutdownTimeout: "KRAKE_SHUTDOWN_TIMEOUT",
   logLevel: "KRAKE_LOG_LEVEL",
@@ -126,6 +128,7 @@ export function optionsFromFile(path: string): ApiOptions {
     bodyLimit: doc.limits?.body_bytes,
     watchBufferBytes: doc.limits?.watch_buffer_bytes,
     watchSlowGrace: doc.limits?.watch_slow_grace,
+    watchHistory: doc.limits?.watch_history,
     blockingTimeout: doc.blocking_timeout,
     shutdownTimeout: doc.shutdown_timeout,
     logLevel: typeof doc.log === "object" ? doc.log?.level : doc.log,
@@ -201,7 +204,12 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     store:
       endpoints.length > 0
         ? { type: "etcd", endpoints, prefix: o.etcdPrefix ?? "" }
-        : { type: "embedded", dataDir: o.dataDir ?? "./data", fsync: o.fsync === undefined ? true : bool(o.fsync, "fsync") },
+        : {
+            type: "embedded",
+            dataDir: o.dataDir ?? "./data",
+            fsync: o.fsync === undefined ? true : bool(o.fsync, "fsync"),
+            historyLimit: int(o.watchHistory ?? 50_000, "watch-history", 100, 10_000_000),
+          },
     retryTransactions: int(o.retryTransactions ?? 5, "retry-transactions", 0, 100),
     tls: { enabled: tlsEnabled, cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa },
     authentication: {

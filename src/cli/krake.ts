@@ -38,6 +38,7 @@ function apiCommand(): Command {
     .option("--body-limit <bytes>", `largest accepted request body, default 4194304 ${env("bodyLimit")}`)
     .option("--watch-buffer-bytes <bytes>", `unsent bytes after which a slow watcher is disconnected, default 16 MiB ${env("watchBufferBytes")}`)
     .option("--watch-slow-grace <seconds>", `how long a watcher may stay above --watch-buffer-bytes before it is disconnected, default 10 ${env("watchSlowGrace")}`)
+    .option("--watch-history <events>", `embedded store: changes kept for watch replay (older resource versions get 410), default 50000 ${env("watchHistory")}`)
     .option("--blocking-timeout <seconds>", `longest wait of ?blocking= requests, default 60 ${env("blockingTimeout")}`)
     .option("--shutdown-timeout <seconds>", `how long in-flight requests may take to finish on SIGTERM, default 10 ${env("shutdownTimeout")}`)
     .option("--log-level <level>", `fatal, error, warn, info, debug, trace or silent, default info ${env("logLevel")}`)

@@ -9,5 +9,5 @@ export async function openStore(config: StoreConfig, logger: Logger): Promise<St
     return openEtcdStore({ endpoints: config.endpoints, prefix: config.prefix });
   }
   const { openEmbeddedStore } = await import("./embedded.js");
-  return openEmbeddedStore({ dataDir: config.dataDir, fsync: config.fsync, logger });
+  return openEmbeddedStore({ dataDir: config.dataDir, fsync: config.fsync, historyLimit: config.historyLimit, logger });
 }
