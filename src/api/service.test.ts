@@ -1,23 +1,18 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { openEmbeddedStore } from "../store/embedded.js";
+import { tempEmbeddedStore } from "../../test/support/store.js";
 import type { Store } from "../store/store.js";
 import { GlobalMetric } from "../resources/registry.js";
 import { ApiError } from "./errors.js";
 import { ResourceService } from "./service.js";
 
-let dir: string;
 let store: Store;
+let closeStore: () => Promise<void>;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "krake-service-"));
-  store = await openEmbeddedStore({ dataDir: dir, fsync: false });
+  ({ store, close: closeStore } = await tempEmbeddedStore());
 });
 after(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await closeStore();
 });
 
 const body = (name: string) => ({

@@ -1,11 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ServerResponse } from "node:http";
-import { openEmbeddedStore } from "../store/embedded.js";
+import { tempEmbeddedStore } from "../../test/support/store.js";
 import type { Store } from "../store/store.js";
 import { GlobalMetric } from "../resources/registry.js";
 import { WatchHub } from "./watch.js";
@@ -39,15 +36,13 @@ class FakeResponse extends EventEmitter {
   }
 }
 
-let dir: string;
 let store: Store;
+let closeStore: () => Promise<void>;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "krake-watch-"));
-  store = await openEmbeddedStore({ dataDir: dir, fsync: false });
+  ({ store, close: closeStore } = await tempEmbeddedStore());
 });
 after(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await closeStore();
 });
 
 const value = (name: string, size: number) =>
