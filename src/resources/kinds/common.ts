@@ -79,14 +79,12 @@ export const reasonSchema = () =>
     message: nullable(str(), { default: null }),
   });
 
-export const nameColumns: Column[] = [{ header: "name", value: "metadata.name" }];
-export const namespacedColumns: Column[] = [
+/** cli.md §3: every kind's tables start with these, global kinds included (their namespace is None). */
+export const baseColumns: Column[] = [
   { header: "name", value: "metadata.name" },
   { header: "namespace", value: "metadata.namespace" },
-];
-export const timeColumns: Column[] = [
+  { header: "labels", value: "metadata.labels" },
   { header: "created", value: "metadata.created" },
   { header: "modified", value: "metadata.modified" },
-  { header: "deleted", value: "metadata.deleted", wide: true },
-  { header: "labels", value: "metadata.labels", wide: true },
+  { header: "deleted", value: "metadata.deleted" },
 ];

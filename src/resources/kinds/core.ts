@@ -1,6 +1,6 @@
 import { enumOf, float, floatDict, int, list, obj, polymorphic, str } from "../schema.js";
 import { defineKind } from "../kind.js";
-import { nameColumns, namespacedColumns, resourceSchema, timeColumns } from "./common.js";
+import { baseColumns, resourceSchema } from "./common.js";
 
 const verbs = ["create", "list", "list_all", "get", "update", "delete"] as const;
 
@@ -23,7 +23,7 @@ export const Role = defineKind({
   blocking: false,
   noUpdateIsOk: false,
   createCheck: "atomic",
-  columns: [...nameColumns, { header: "rules", value: (o) => o.rules.length }, ...timeColumns],
+  columns: [...baseColumns, { header: "rules", value: (o) => o.rules.length }],
 });
 
 export const RoleBinding = defineKind({
@@ -38,10 +38,9 @@ export const RoleBinding = defineKind({
   noUpdateIsOk: false,
   createCheck: "atomic",
   columns: [
-    ...nameColumns,
+    ...baseColumns,
     { header: "users", value: (o) => o.users.join(", ") },
     { header: "roles", value: (o) => o.roles.join(", ") },
-    ...timeColumns,
   ],
 });
 
@@ -53,13 +52,13 @@ const metricSpec = () =>
     provider: obj({ name: str(), metric: str() }),
   });
 
-const metricColumns = (namespaced: boolean) => [
-  ...(namespaced ? namespacedColumns : nameColumns),
+const metricColumns = () => [
+  ...baseColumns,
   { header: "provider", value: "spec.provider.name" },
-  { header: "metric", value: "spec.provider.metric" },
   { header: "min", value: "spec.min" },
   { header: "max", value: "spec.max" },
-  ...timeColumns,
+  { header: "allowed_values", value: "spec.allowed_values" },
+  { header: "metric", value: "spec.provider.metric", wide: true },
 ];
 
 export const GlobalMetric = defineKind({
@@ -73,7 +72,7 @@ export const GlobalMetric = defineKind({
   blocking: false,
   noUpdateIsOk: false,
   createCheck: "atomic",
-  columns: metricColumns(false),
+  columns: metricColumns(),
 });
 
 export const Metric = defineKind({
@@ -82,7 +81,7 @@ export const Metric = defineKind({
   plural: "metrics",
   namespaced: true,
   schema: resourceSchema("core", "Metric", { spec: metricSpec() }),
-  columns: metricColumns(true),
+  columns: metricColumns(),
 });
 
 const metricsProviderSpec = () =>
@@ -93,14 +92,13 @@ const metricsProviderSpec = () =>
     static: obj({ metrics: floatDict() }),
   });
 
-const providerColumns = (namespaced: boolean) => [
-  ...(namespaced ? namespacedColumns : nameColumns),
-  { header: "type", value: "spec.type" },
+const providerColumns = () => [
+  ...baseColumns,
+  { header: "mp_type", value: "spec.type" },
   {
     header: "url",
     value: (o: any) => (o.spec.type === "static" ? null : o.spec[o.spec.type]?.url),
   },
-  ...timeColumns,
 ];
 
 export const GlobalMetricsProvider = defineKind({
@@ -114,7 +112,7 @@ export const GlobalMetricsProvider = defineKind({
   blocking: false,
   noUpdateIsOk: true,
   createCheck: "atomic",
-  columns: providerColumns(false),
+  columns: providerColumns(),
 });
 
 export const MetricsProvider = defineKind({
@@ -124,5 +122,5 @@ export const MetricsProvider = defineKind({
   namespaced: true,
   schema: resourceSchema("core", "MetricsProvider", { spec: metricsProviderSpec() }),
   noUpdateIsOk: false,
-  columns: providerColumns(true),
+  columns: providerColumns(),
 });

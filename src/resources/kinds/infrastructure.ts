@@ -1,7 +1,7 @@
 import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck } from "../schema.js";
 import { checkGlobalCloudSpec, checkImProviderSpec } from "../validators/index.js";
 import { defineKind } from "../kind.js";
-import { nameColumns, namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
+import { baseColumns, reasonSchema, resourceSchema, statusField } from "./common.js";
 import { Type } from "@sinclair/typebox";
 
 const imSpec = () =>
@@ -17,11 +17,10 @@ const imSpec = () =>
 
 const providerSpec = () => polymorphic({ im: imSpec() });
 
-const providerColumns = (namespaced: boolean) => [
-  ...(namespaced ? namespacedColumns : nameColumns),
+const providerColumns = () => [
+  ...baseColumns,
   { header: "type", value: "spec.type" },
   { header: "url", value: (o: any) => o.spec[o.spec.type]?.url },
-  ...timeColumns,
 ];
 
 export const GlobalInfrastructureProvider = defineKind({
@@ -35,7 +34,7 @@ export const GlobalInfrastructureProvider = defineKind({
   blocking: false,
   noUpdateIsOk: false,
   createCheck: "read-then-put",
-  columns: providerColumns(false),
+  columns: providerColumns(),
 });
 
 export const InfrastructureProvider = defineKind({
@@ -44,7 +43,7 @@ export const InfrastructureProvider = defineKind({
   plural: "infrastructureproviders",
   namespaced: true,
   schema: resourceSchema("infrastructure", "InfrastructureProvider", { spec: providerSpec() }),
-  columns: providerColumns(true),
+  columns: providerColumns(),
 });
 
 const openstackSpec = () =>
@@ -78,18 +77,16 @@ const cloudStatus = () =>
     }),
   );
 
-const cloudColumns = (namespaced: boolean) => [
-  ...(namespaced ? namespacedColumns : nameColumns),
+const cloudColumns = () => [
+  ...baseColumns,
   { header: "type", value: "spec.type" },
-  { header: "state", value: "status.state" },
-  { header: "infra provider", value: (o: any) => o.spec[o.spec.type]?.infrastructure_provider?.name },
-  { header: "url", value: (o: any) => o.spec[o.spec.type]?.url, wide: true },
   {
     header: "metrics",
     value: (o: any) => (o.spec[o.spec.type]?.metrics ?? []).map((m: any) => `${m.name}:${m.weight}`).join(", "),
-    wide: true,
   },
-  ...timeColumns,
+  { header: "infra_provider", value: (o: any) => o.spec[o.spec.type]?.infrastructure_provider?.name },
+  { header: "state", value: "status.state" },
+  { header: "url", value: (o: any) => o.spec[o.spec.type]?.url, wide: true },
 ];
 
 export const GlobalCloud = defineKind({
@@ -106,7 +103,7 @@ export const GlobalCloud = defineKind({
   blocking: false,
   noUpdateIsOk: false,
   createCheck: "read-then-put",
-  columns: cloudColumns(false),
+  columns: cloudColumns(),
 });
 
 export const Cloud = defineKind({
@@ -118,5 +115,5 @@ export const Cloud = defineKind({
     spec: polymorphic({ openstack: openstackSpec() }),
     status: cloudStatus(),
   }),
-  columns: cloudColumns(true),
+  columns: cloudColumns(),
 });

@@ -16,7 +16,7 @@ import {
   withCheck,
 } from "../schema.js";
 import { ActionRejected, defineKind, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
-import { namespacedColumns, reasonSchema, resourceSchema, statusField, timeColumns } from "./common.js";
+import { baseColumns, reasonSchema, resourceSchema, statusField } from "./common.js";
 import {
   checkAppTosca,
   checkApplicationSpec,
@@ -227,12 +227,11 @@ export const Application = defineKind({
     if (stored.spec.hooks.includes("shutdown")) stored.status.state = "WAITING_FOR_CLEANING";
   },
   columns: [
-    ...namespacedColumns,
+    ...baseColumns,
     { header: "state", value: "status.state" },
     { header: "running on", value: (o) => refName(o.status.running_on) },
     { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
     { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
-    ...timeColumns,
   ],
 });
 
@@ -314,12 +313,11 @@ export const Cluster = defineKind({
   noUpdateIsOk: false,
   createCheck: "atomic",
   columns: [
-    ...namespacedColumns,
+    ...baseColumns,
     { header: "state", value: "status.state" },
     { header: "nodes", value: (o) => o.status.nodes.length },
     { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
     { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
-    ...timeColumns,
   ],
 });
 

@@ -1,0 +1,48 @@
+/**
+ * Turns every failure into one readable message on stderr and an exit code: 1 for API and CLI-side errors,
+ * 2 for usage errors (as argparse does, so scripts written for krakectl see the same codes).
+ */
+import { STATUS_CODES } from "node:http";
+import { KrakeApiError, KrakeConnectionError } from "../../client/index.js";
+
+/** A CLI-side validation failure (e.g. a missing type-specific flag): `Error: <message>`, exit 1. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** The text printed for an error, without the trailing newline. */
+export function describeError(err: unknown): string {
+  if (err instanceof KrakeApiError) {
+    const head = `${err.status} ${err.title ?? STATUS_CODES[err.status] ?? "Error"}`;
+    const lines = [`Error: ${head}: ${err.detail}`];
+    for (const e of err.errors ?? []) lines.push(`  ${e.path || "(body)"}: ${e.message}`);
+    return lines.join("\n");
+  }
+  if (err instanceof KrakeConnectionError) {
+    const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
+    const why = cause.code ?? cause.message ?? "connection failed";
+    return (
+      `Error: cannot reach the Krake API at ${err.url}: ${why}. ` +
+      "Start it with `npx krake api` or set api_url/KRAKE_URL."
+    );
+  }
+  if (err instanceof CliError) return `Error: ${err.message}`;
+  if ((err as Error)?.name === "TimeoutError") return "Error: the Krake API did not answer in time";
+  return `Error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof CliError ? err.exitCode : 1;
+}
+
+/** Prints the error and exits; used by every command action. */
+export function fail(err: unknown): never {
+  process.stderr.write(describeError(err) + "\n");
+  process.exit(exitCodeOf(err));
+}

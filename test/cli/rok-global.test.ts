@@ -1,0 +1,292 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { startTestApi, type TestApi } from "../support/api.js";
+import { rokSandbox } from "../support/rok.js";
+import { cell, render, sortKeys } from "../../src/cli/rok/output.js";
+import { redactSecrets, REDACTED } from "../../src/cli/rok/redact.js";
+import { renderTable } from "../../src/cli/rok/table.js";
+import { loadConfig } from "../../src/cli/rok/config.js";
+import { joinPairs, PAIR_SEPARATOR } from "../../src/cli/rok/common.js";
+import { GlobalInfrastructureProvider } from "../../src/resources/registry.js";
+
+let api: TestApi;
+/** A URL nobody listens on: a port that was free a moment ago. */
+let down: string;
+let sb: Awaited<ReturnType<typeof rokSandbox>>;
+before(async () => {
+  api = await startTestApi();
+  sb = await rokSandbox(api.url);
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  down = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+  await new Promise((resolve) => probe.close(resolve));
+});
+after(async () => {
+  await sb.cleanup();
+  await api.close();
+});
+
+describe("rok: help and usage", () => {
+  it("--help works at every level, aliases included, each with an example", async () => {
+    const levels = [
+      [],
+      ["infrastructure"],
+      ["infra"],
+      ["infra", "gip"],
+      ["infra", "gprovider"],
+      ["infra", "ip"],
+      ["infra", "gc"],
+      ["infra", "cloud"],
+      ["infra", "provider", "register"],
+      ["infra", "cloud", "update"],
+      ["core"],
+      ["core", "gmp"],
+      ["core", "metric", "create"],
+      ["core", "gm", "list"],
+    ];
+    for (const args of levels) {
+      const r = await sb.rok([...args, "--help"]);
+      assert.equal(r.code, 0, `${args.join(" ")} --help: ${r.stderr}`);
+      assert.match(r.stdout, /Example:\n {2}\$ rok /, `${args.join(" ")} --help has an example`);
+    }
+    const leaf = await sb.rok(["infra", "provider", "list", "--help"]);
+    for (const flag of ["--config", "--output", "--namespace", "--all"])
+      assert.ok(leaf.stdout.includes(flag), flag);
+    const top = await sb.rok(["--help"]);
+    assert.match(top.stdout, /infrastructure\|infra/);
+    assert.doesNotMatch(top.stdout, /kubernetes/);
+  });
+
+  it("usage errors exit 2: unknown command, unknown flag, missing argument, bad -o", async () => {
+    for (const args of [
+      ["nope"],
+      ["infra", "gip", "list", "--bogus"],
+      ["infra", "gip", "get"],
+      ["infra", "gip", "list", "-o", "xml"],
+      ["infra", "gip", "list", "-n", "x"],
+      ["infra"],
+    ]) {
+      const r = await sb.rok(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.notEqual(r.stderr, "");
+    }
+  });
+
+  it("--print-completion prints a script for bash, zsh and tcsh; another shell is a usage error", async () => {
+    const bash = await sb.rok(["--print-completion", "bash"]);
+    assert.equal(bash.code, 0, bash.stderr);
+    assert.match(bash.stdout, /complete -F _rok_complete rok krakectl/);
+    assert.match(bash.stdout, /"infra gip register"\) words="[^"]*--password-stdin/);
+    assert.match(
+      bash.stdout,
+      /"core"\) words="globalmetricsprovider gmp metricsprovider mp globalmetric gm metric/,
+    );
+    const zsh = await sb.rok(["--print-completion", "zsh"]);
+    assert.match(zsh.stdout, /^autoload -U \+X bashcompinit/);
+    const tcsh = await sb.rok(["--print-completion", "tcsh"]);
+    assert.match(tcsh.stdout, /^complete rok 'p\/1\/\(infrastructure infra core/);
+    const fish = await sb.rok(["--print-completion", "fish"]);
+    assert.equal(fish.code, 2);
+    assert.match(fish.stderr, /unknown shell 'fish'/);
+  });
+
+  it("--version prints the version", async () => {
+    const r = await sb.rok(["--version"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("rok: connection and configuration", () => {
+  it("a server that is down: one readable line, exit 1", async () => {
+    const r = await sb.rok(["infra", "gip", "list"], { env: { KRAKE_URL: down } });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `Error: cannot reach the Krake API at ${down}: ECONNREFUSED. Start it with \`npx krake api\` or set api_url/KRAKE_URL.\n`,
+    );
+  });
+
+  it("./rok.yaml, ./krakectl.yaml and $XDG_CONFIG_HOME/krakectl.yaml are read; KRAKE_URL overrides", async () => {
+    const cfg = await rokSandbox(null);
+    try {
+      await writeFile(join(cfg.dir, "krakectl.yaml"), `api_url: ${api.url}\nuser: from-file\n`);
+      let r = await cfg.rok(["infra", "provider", "list", "-o", "json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), []);
+      // The file's `user` is the default namespace.
+      r = await cfg.rok([
+        "infra",
+        "provider",
+        "register",
+        "p",
+        "--type",
+        "im",
+        "--url",
+        "http://im",
+        "--token",
+        "t",
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).metadata.namespace, "from-file");
+      // KRAKE_URL wins over the file.
+      r = await cfg.rok(["infra", "provider", "list"], { env: { KRAKE_URL: down } });
+      assert.equal(r.code, 1);
+      // --config names another file; a missing one is an error.
+      await mkdir(join(cfg.dir, "sub"));
+      await writeFile(join(cfg.dir, "sub", "other.yaml"), `api_url: ${down}\n`);
+      r = await cfg.rok(["infra", "provider", "list", "--config", "sub/other.yaml"]);
+      assert.match(r.stderr, /cannot reach the Krake API at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+      r = await cfg.rok(["infra", "provider", "list", "--config", "missing.yaml"]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, "Error: configuration file not found: missing.yaml\n");
+    } finally {
+      await cfg.cleanup();
+    }
+  });
+
+  it("loadConfig: lookup order, defaults, env overrides and the tls scheme rule", async () => {
+    const cfg = await rokSandbox(null);
+    try {
+      const env = { XDG_CONFIG_HOME: join(cfg.dir, "xdg") };
+      await mkdir(env.XDG_CONFIG_HOME);
+      const defaults = loadConfig(undefined, env, cfg.dir);
+      assert.equal(defaults.source === null || defaults.source === "/etc/krakectl/krakectl.yaml", true);
+      if (defaults.source === null) {
+        assert.equal(defaults.api_url, "http://localhost:8080");
+        assert.equal(defaults.user, "system:admin");
+      }
+      await writeFile(join(env.XDG_CONFIG_HOME, "krakectl.yaml"), "api_url: http://xdg:1\nuser: xdg\n");
+      assert.equal(loadConfig(undefined, env, cfg.dir).api_url, "http://xdg:1");
+      await writeFile(join(cfg.dir, "krakectl.yaml"), "api_url: http://cwd:1\n");
+      assert.equal(loadConfig(undefined, env, cfg.dir).api_url, "http://cwd:1");
+      await writeFile(join(cfg.dir, "rok.yaml"), "api_url: https://rok:1\ntls:\n  enabled: false\n");
+      const forced = loadConfig(undefined, env, cfg.dir);
+      assert.equal(forced.api_url, "http://rok:1");
+      assert.equal(forced.warnings.length, 1);
+      const overridden = loadConfig(
+        undefined,
+        { ...env, KRAKE_URL: "http://env:2", KRAKE_NAMESPACE: "ns-env" },
+        cfg.dir,
+      );
+      assert.equal(overridden.api_url, "http://env:2");
+      assert.equal(overridden.user, "ns-env");
+    } finally {
+      await cfg.cleanup();
+    }
+  });
+});
+
+describe("rok: output helpers", () => {
+  it("cells: datetimes, None for null and empty containers, one k: v per line", () => {
+    assert.equal(cell("2026-11-22T13:40:20.304814+00:00"), "2026-11-22 13:40:20");
+    assert.equal(cell(null), "None");
+    assert.equal(cell({}), "None");
+    assert.equal(cell([]), "None");
+    assert.equal(cell({ a: "1", b: "2" }), "a: 1\nb: 2");
+    assert.equal(cell(["x", "y"]), "x\ny");
+    assert.equal(cell(0), "0");
+  });
+
+  it("sortKeys sorts every level", () => {
+    assert.equal(
+      JSON.stringify(sortKeys({ b: 1, a: { d: 1, c: [{ f: 1, e: 2 }] } })),
+      '{"a":{"c":[{"e":2,"f":1}],"d":1},"b":1}',
+    );
+  });
+
+  it("redactSecrets hides IM, OpenStack, influx and kubeconfig secrets but keeps labels and auth types", () => {
+    const obj = {
+      metadata: { name: "x", labels: { token: "not-a-secret" } },
+      spec: {
+        im: { url: "u", username: "user", password: "p1", token: "t1" },
+        openstack: { auth: { type: "password", password: { user: { username: "u", password: "p2" } } } },
+        influx: { token: "t2" },
+        kubeconfig: {
+          users: [
+            {
+              name: "u",
+              user: {
+                token: "t3",
+                "client-key-data": "k",
+                "client-certificate-data": "c",
+                exec: { command: "x" },
+              },
+            },
+          ],
+        },
+        nothing: { password: null },
+      },
+    };
+    const r = redactSecrets(obj);
+    const text = JSON.stringify(r);
+    for (const secret of ["p1", "t1", "p2", "t2", "t3", '"k"', '"c"', "command"])
+      assert.ok(!text.includes(secret), secret);
+    assert.equal(r.metadata.labels.token, "not-a-secret");
+    assert.equal(r.spec.openstack.auth.type, "password");
+    assert.equal(r.spec.im.password, REDACTED);
+    assert.equal(r.spec.nothing.password, null);
+    assert.equal(obj.spec.im.password, "p1", "the input is not modified");
+  });
+
+  it("tables fit the width, wrapping cells", () => {
+    const t = renderTable(
+      [
+        ["h1", "h2"],
+        ["a".repeat(100), "b"],
+      ],
+      true,
+      40,
+    );
+    for (const line of t.trimEnd().split("\n")) assert.ok(line.length <= 40, line);
+    assert.match(t, /^\+=+\+=+\+$/m);
+  });
+
+  it("without a terminal, tables are 80 columns wide; $COLUMNS changes that", async () => {
+    const reg = [
+      "infra",
+      "gip",
+      "register",
+      "wide-" + "x".repeat(60),
+      "--type",
+      "im",
+      "--url",
+      "http://" + "u".repeat(80),
+      "--token",
+      "t",
+    ];
+    let r = await sb.rok(reg);
+    assert.equal(r.code, 0, r.stderr);
+    r = await sb.rok(["infra", "gip", "list", "-o", "wide"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const line of r.stdout.trimEnd().split("\n")) assert.ok(line.length <= 80, line);
+    r = await sb.rok(["infra", "gip", "list"], { env: { COLUMNS: "300" } });
+    assert.ok(r.stdout.split("\n").some((l) => l.length > 80));
+    assert.ok(r.stdout.includes("http://" + "u".repeat(80)));
+  });
+
+  it("an empty list prints only the header", () => {
+    const t = render(GlobalInfrastructureProvider, [], "table");
+    assert.equal(t.trimEnd().split("\n").length, 3);
+    assert.match(t, /\| name \| namespace \| labels \| created \| modified \| deleted \| type \| url \|/);
+  });
+
+  it("joinPairs joins the two values of --metric, --global-metric and -m", () => {
+    assert.deepEqual(joinPairs(["--metric", "a", "1", "x", "-m", "b", "2", "--", "--metric", "c"]), [
+      "--metric",
+      `a${PAIR_SEPARATOR}1`,
+      "x",
+      "-m",
+      `b${PAIR_SEPARATOR}2`,
+      "--",
+      "--metric",
+      "c",
+    ]);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Runs the real `rok` (bin/rok.js) as a subprocess, as a user does, in a temp dir so that no real
+ * configuration file is picked up.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROK_BIN = fileURLToPath(new URL("../../../bin/rok.js", import.meta.url));
+
+export interface RokResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RokOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed; stdin is empty (not a terminal) otherwise. */
+  input?: string;
+  cwd?: string;
+}
+
+export function runRok(args: string[], options: RokOptions = {}): Promise<RokResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ROK_BIN, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** A scratch directory used as cwd and XDG_CONFIG_HOME, and a runner bound to it and to an API URL. */
+export async function rokSandbox(url: string | null, env: NodeJS.ProcessEnv = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "rok-test-"));
+  // COLUMNS is cleared so that tables have the no-terminal width (80) unless a test asks for another.
+  const baseEnv: NodeJS.ProcessEnv = {
+    XDG_CONFIG_HOME: dir,
+    KRAKE_NAMESPACE: "",
+    KRAKE_URL: url ?? "",
+    COLUMNS: "",
+    ...env,
+  };
+  return {
+    dir,
+    rok: (args: string[], options: RokOptions = {}) =>
+      runRok(args, { cwd: dir, ...options, env: { ...baseEnv, ...options.env } }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
