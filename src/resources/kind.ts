@@ -66,8 +66,10 @@ export interface Column {
   header: string;
   /** Dot path into the object, or a function for derived cells. */
   value: string | ((o: Resource) => unknown);
-  /** Shown only with `-o wide`. */
+  /** In lists only with `-o wide`; always in the single-object table. */
   wide?: boolean;
+  /** Only in the single-object table (cli.md §3: "single-object table adds"). */
+  detail?: boolean;
 }
 
 export interface KindDef<S extends TObject = TObject> {

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { startTestApi, type TestApi } from "../support/api.js";
@@ -9,7 +10,6 @@ import { cell, render, sortKeys } from "../../src/cli/rok/output.js";
 import { redactSecrets, REDACTED } from "../../src/cli/rok/redact.js";
 import { renderTable } from "../../src/cli/rok/table.js";
 import { loadConfig } from "../../src/cli/rok/config.js";
-import { joinPairs, PAIR_SEPARATOR } from "../../src/cli/rok/common.js";
 import { GlobalInfrastructureProvider } from "../../src/resources/registry.js";
 
 let api: TestApi;
@@ -57,7 +57,7 @@ describe("rok: help and usage", () => {
       assert.ok(leaf.stdout.includes(flag), flag);
     const top = await sb.rok(["--help"]);
     assert.match(top.stdout, /infrastructure\|infra/);
-    assert.doesNotMatch(top.stdout, /kubernetes/);
+    assert.match(top.stdout, /kubernetes\|kube/);
   });
 
   it("usage errors exit 2: unknown command, unknown flag, missing argument, bad -o", async () => {
@@ -80,7 +80,7 @@ describe("rok: help and usage", () => {
     const bash = await sb.rok(["--print-completion", "bash"]);
     assert.equal(bash.code, 0, bash.stderr);
     assert.match(bash.stdout, /complete -F _rok_complete rok krakectl/);
-    assert.match(bash.stdout, /"infra gip register"\) words="[^"]*--password-stdin/);
+    assert.match(bash.stdout, /"infrastructure globalinfrastructureprovider register"\) words="[^"]*--password-stdin/);
     assert.match(
       bash.stdout,
       /"core"\) words="globalmetricsprovider gmp metricsprovider mp globalmetric gm metric/,
@@ -88,10 +88,26 @@ describe("rok: help and usage", () => {
     const zsh = await sb.rok(["--print-completion", "zsh"]);
     assert.match(zsh.stdout, /^autoload -U \+X bashcompinit/);
     const tcsh = await sb.rok(["--print-completion", "tcsh"]);
-    assert.match(tcsh.stdout, /^complete rok 'p\/1\/\(infrastructure infra core/);
-    const fish = await sb.rok(["--print-completion", "fish"]);
-    assert.equal(fish.code, 2);
-    assert.match(fish.stderr, /unknown shell 'fish'/);
+    assert.match(tcsh.stdout, /^complete rok 'p\/1\/\(completion kubernetes kube infrastructure infra core/);
+    const fish = await sb.rok(["completion", "fish"]);
+    assert.equal(fish.code, 0, fish.stderr);
+    assert.match(fish.stdout, /complete -c rok -n "__rok_at 'kubernetes application'" -a '[^']*\bcreate\b/);
+    assert.match(fish.stdout, /complete -c rok -n "__rok_at 'kubernetes application create'" [^\n]*-l hook-shutdown/);
+    assert.match(fish.stdout, /case kube\n +set w kubernetes/);
+    // The bash script really completes: source it and ask for "rok kube app c<TAB>".
+    const script = join(sb.dir, "rok.bash");
+    await writeFile(script, bash.stdout);
+    const completed = execFileSync("bash", [
+      "-c",
+      `source ${script}; COMP_WORDS=(rok kube app c); COMP_CWORD=3; _rok_complete; echo "\${COMPREPLY[@]}";` +
+        ` COMP_WORDS=(rok infra gip register --pass); COMP_CWORD=4; _rok_complete; echo "\${COMPREPLY[@]}"`,
+    ]).toString();
+    assert.deepEqual(completed.trim().split("\n"), ["create", "--password --password-stdin"]);
+    const viaCommand = await sb.rok(["completion", "bash"]);
+    assert.equal(viaCommand.stdout, bash.stdout, "rok completion bash = rok --print-completion bash");
+    const csh = await sb.rok(["completion", "csh"]);
+    assert.equal(csh.code, 2);
+    assert.match(csh.stderr, /unknown shell 'csh'/);
   });
 
   it("--version prints the version", async () => {
@@ -275,18 +291,5 @@ describe("rok: output helpers", () => {
     const t = render(GlobalInfrastructureProvider, [], "table");
     assert.equal(t.trimEnd().split("\n").length, 3);
     assert.match(t, /\| name \| namespace \| labels \| created \| modified \| deleted \| type \| url \|/);
-  });
-
-  it("joinPairs joins the two values of --metric, --global-metric and -m", () => {
-    assert.deepEqual(joinPairs(["--metric", "a", "1", "x", "-m", "b", "2", "--", "--metric", "c"]), [
-      "--metric",
-      `a${PAIR_SEPARATOR}1`,
-      "x",
-      "-m",
-      `b${PAIR_SEPARATOR}2`,
-      "--",
-      "--metric",
-      "c",
-    ]);
   });
 });

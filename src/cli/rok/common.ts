@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { KrakeClient, type KindClient } from "../../client/index.js";
 import type { KindDef, Resource } from "../../resources/kind.js";
 import { loadConfig, type LoadedConfig } from "./config.js";
+import { splitValues } from "./argv.js";
 import { CliError, fail } from "./errors.js";
 import { FORMATS, parseFormat, render, type Format } from "./output.js";
 
@@ -71,8 +72,14 @@ export function nsOf(def: KindDef, ctx: Context): string | null {
   return def.namespaced ? ctx.namespace : null;
 }
 
-/** `list`, `get NAME` and `delete NAME`, the same for every kind. */
+/** `list`, `get NAME` and `delete NAME`, the same for most kinds. */
 export function addReadDelete(parent: Command, def: KindDef, example: string): void {
+  addList(parent, def, example);
+  addGet(parent, def, example);
+  addDelete(parent, def, example);
+}
+
+export function addList(parent: Command, def: KindDef, example: string): void {
   leaf(parent.command("list").description(`List ${def.kind} objects`), {
     namespaced: def.namespaced,
     list: true,
@@ -86,6 +93,18 @@ export function addReadDelete(parent: Command, def: KindDef, example: string): v
         print(def, res.items, ctx.format);
       }),
     );
+}
+
+/**
+ * `get NAME`. `forTable` may enrich what a table shows (e.g. a cluster's inherited labels); json and yaml
+ * always print the object as the API returned it.
+ */
+export function addGet(
+  parent: Command,
+  def: KindDef,
+  example: string,
+  forTable?: (ctx: Context, obj: Resource) => Promise<Resource>,
+): void {
   leaf(parent.command("get").argument("<name>").description(`Show one ${def.kind}`), {
     namespaced: def.namespaced,
   })
@@ -93,9 +112,14 @@ export function addReadDelete(parent: Command, def: KindDef, example: string): v
     .action(
       run(async (name: string, flags: LeafFlags) => {
         const ctx = context(flags);
-        print(def, await ctx.client.kind(def).get(name, nsOf(def, ctx)), ctx.format);
+        const obj = await ctx.client.kind(def).get(name, nsOf(def, ctx));
+        const table = ctx.format === "table" || ctx.format === "wide";
+        print(def, table && forTable ? await forTable(ctx, obj) : obj, ctx.format);
       }),
     );
+}
+
+export function addDelete(parent: Command, def: KindDef, example: string): void {
   leaf(parent.command("delete").argument("<name>").description(`Delete one ${def.kind}`), {
     namespaced: def.namespaced,
   })
@@ -134,39 +158,42 @@ export function parseLabels(values: string[] | undefined): Record<string, string
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/**
- * Flags taking exactly two values (`--metric NAME WEIGHT`), as argparse's nargs=2. commander has no such
- * arity, so main.ts joins the two tokens with this separator before parsing and `pair` splits them again.
- */
-export const PAIR_SEPARATOR = "\u001f";
-export const PAIR_FLAGS = ["--metric", "--global-metric", "-m"];
-
+/** `--metric NAME VALUE` (folded by argv.ts) → accumulated [name, value] pairs. */
 export function pair(value: string, previous: [string, string][] = []): [string, string][] {
-  const i = value.indexOf(PAIR_SEPARATOR);
-  if (i < 0) throw new InvalidArgumentError(`expected two values (NAME VALUE), got '${value}'`);
-  return [...previous, [value.slice(0, i), value.slice(i + 1)]];
+  const values = splitValues(value);
+  if (values.length !== 2)
+    throw new InvalidArgumentError(`expected two values (NAME VALUE), got '${values.join(" ")}'`);
+  return [...previous, [values[0], values[1]]];
 }
 
-/** Joins the two values of pair flags into one argv token (see PAIR_SEPARATOR). */
-export function joinPairs(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (PAIR_FLAGS.includes(a) && i + 2 < argv.length) {
-      out.push(a, `${argv[i + 1]}${PAIR_SEPARATOR}${argv[i + 2]}`);
-      i += 2;
-    } else out.push(a);
-  }
-  return out;
+/** A flag taking several values (`-i K=V K=V`, `--allowed-values 1 2`), repeatable: all values in order. */
+export function many(value: string, previous: string[] = []): string[] {
+  return [...previous, ...splitValues(value)];
 }
 
 export function toNumber(value: string, flag: string): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n))
     throw new CliError(`${flag}: expected a number, got '${value}'`);
+  return n;
+}
+
+export interface MetricRef {
+  name: string;
+  weight: number;
+  namespaced: boolean;
+}
+
+/** `--metric M W` (namespaced) and `--global-metric M W` → metric references; undefined when neither is given. */
+export function metricRefs(flags: LeafFlags): MetricRef[] | undefined {
+  if (!flags.metric && !flags.globalMetric) return undefined;
+  const refs = (pairs: [string, string][] | undefined, namespaced: boolean) =>
+    (pairs ?? []).map(([name, weight]) => ({ name, weight: toNumber(weight, "metric weight"), namespaced }));
+  return [...refs(flags.metric, true), ...refs(flags.globalMetric, false)];
+}
+
+export function toInteger(value: string, flag: string): number {
+  const n = toNumber(value, flag);
+  if (!Number.isSafeInteger(n)) throw new CliError(`${flag}: expected an integer, got '${value}'`);
   return n;
 }

@@ -1,13 +1,14 @@
 /**
- * `rok` (also installed as `krakectl`): the command-line client of the Krake API (cli.md). This slice has
- * the `infrastructure` and `core` groups; `kubernetes` and `openstack` come later.
+ * `rok` (also installed as `krakectl`): the command-line client of the Krake API (cli.md). The `openstack`
+ * group (Magnum) is out of scope: Krake itself deprecates it.
  */
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../../version.js";
-import { joinPairs } from "./common.js";
+import { normaliseArgv } from "./argv.js";
 import { completionScript } from "./completion.js";
 import { coreCommand } from "./commands/core.js";
 import { infraCommand } from "./commands/infra.js";
+import { kubeCommand } from "./commands/kube.js";
 import { fail } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -27,6 +28,18 @@ export function buildProgram(): Command {
         "/etc/krakectl/krakectl.yaml; KRAKE_URL and KRAKE_NAMESPACE override api_url and user.\n" +
         "\nExample:\n  $ rok infra provider list\n",
     );
+  program
+    .command("completion")
+    .argument("<shell>", "bash, zsh, fish or tcsh")
+    .description("Print a shell completion script")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ source <(rok completion bash)\n  $ rok completion fish > ~/.config/fish/completions/rok.fish\n",
+    )
+    .action((shell: string) => {
+      process.stdout.write(completionScript(program, shell));
+    });
+  kubeCommand(program);
   infraCommand(program);
   coreCommand(program);
   return program;
@@ -40,7 +53,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       process.stdout.write(completionScript(program, shell ?? ""));
       return;
     }
-    await program.parseAsync(joinPairs(argv), { from: "user" });
+    await program.parseAsync(normaliseArgv(argv), { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
     fail(err);

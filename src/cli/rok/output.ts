@@ -106,7 +106,7 @@ function objectTable(def: KindDef, raw: Resource): string {
 }
 
 function listTable(def: KindDef, items: Resource[], wide: boolean): string {
-  const cols = def.columns.filter((c) => wide || !c.wide);
+  const cols = def.columns.filter((c) => !c.detail && (wide || !c.wide));
   const rows = [cols.map((c) => c.header)];
   for (const raw of items) {
     const obj = redactSecrets(raw);
@@ -121,7 +121,8 @@ export function render(def: KindDef, data: Resource | Resource[], format: Format
     case "json":
       return JSON.stringify(sortKeys(data), null, 2) + "\n";
     case "yaml":
-      return stringify(data, { indent: 2 });
+      // Sorted like krakectl's yaml.safe_dump, so that both tools print the same documents.
+      return stringify(sortKeys(data), { indent: 2 });
     case "name":
       return (Array.isArray(data) ? data : [data]).map((o) => `${o.metadata.name}\n`).join("");
     case "wide":

@@ -88,3 +88,17 @@ export const baseColumns: Column[] = [
   { header: "modified", value: "metadata.modified" },
   { header: "deleted", value: "metadata.deleted" },
 ];
+
+/**
+ * Metric references one per line: `name: weight`, with `(global)` for GlobalMetrics and `(inherited)` for
+ * those `rok kube cluster get` merged in from the cloud.
+ */
+export function metricRefsCell(refs: { name: string; weight: number; namespaced?: boolean; inherited?: boolean }[]) {
+  if (!refs?.length) return null;
+  return refs
+    .map((m) => {
+      const marks = [m.namespaced === false ? "global" : null, m.inherited ? "inherited" : null].filter(Boolean);
+      return `${m.name}: ${m.weight}${marks.length ? ` (${marks.join(", ")})` : ""}`;
+    })
+    .join("\n");
+}

@@ -23,7 +23,22 @@ export const Role = defineKind({
   blocking: false,
   noUpdateIsOk: false,
   createCheck: "atomic",
-  columns: [...baseColumns, { header: "rules", value: (o) => o.rules.length }],
+  columns: [
+    ...baseColumns,
+    { header: "rules", value: (o) => o.rules.length },
+    {
+      header: "rule",
+      // One line per rule: `verbs on api/resources in namespaces`, the way an operator reads a grant.
+      value: (o) =>
+        o.rules
+          .map(
+            (r: { api: string; resources: string[]; namespaces: string[]; verbs: string[] }) =>
+              `${r.verbs.join(",")} on ${r.api}/${r.resources.join(",")} in ${r.namespaces.join(",")}`,
+          )
+          .join("\n"),
+      detail: true,
+    },
+  ],
 });
 
 export const RoleBinding = defineKind({

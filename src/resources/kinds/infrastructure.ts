@@ -1,7 +1,7 @@
 import { bool, enumOf, list, metricRef, nullable, obj, polymorphic, str, withCheck } from "../schema.js";
 import { checkGlobalCloudSpec, checkImProviderSpec } from "../validators/index.js";
 import { defineKind } from "../kind.js";
-import { baseColumns, reasonSchema, resourceSchema, statusField } from "./common.js";
+import { baseColumns, metricRefsCell, reasonSchema, resourceSchema, statusField } from "./common.js";
 import { Type } from "@sinclair/typebox";
 
 const imSpec = () =>
@@ -82,7 +82,7 @@ const cloudColumns = () => [
   { header: "type", value: "spec.type" },
   {
     header: "metrics",
-    value: (o: any) => (o.spec[o.spec.type]?.metrics ?? []).map((m: any) => `${m.name}:${m.weight}`).join(", "),
+    value: (o: any) => metricRefsCell(o.spec[o.spec.type]?.metrics ?? []),
   },
   { header: "infra_provider", value: (o: any) => o.spec[o.spec.type]?.infrastructure_provider?.name },
   { header: "state", value: "status.state" },

@@ -16,7 +16,7 @@ import {
   withCheck,
 } from "../schema.js";
 import { ActionRejected, defineKind, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
-import { baseColumns, reasonSchema, resourceSchema, statusField } from "./common.js";
+import { baseColumns, metricRefsCell, reasonSchema, resourceSchema, statusField } from "./common.js";
 import {
   checkAppTosca,
   checkApplicationSpec,
@@ -210,7 +210,29 @@ const applicationActions: SubresourceAction[] = [
   },
 ];
 
-const refName = (r: ResourceRef | null) => (r ? r.name : null);
+/** A reference in a table: the name, marked when it points at a global (namespace-less) object. */
+const refCell = (r: ResourceRef | null) => (r ? (r.namespace ? r.name : `${r.name} (global)`) : null);
+
+function reasonCell(r: { code?: string | null; message?: string | null } | null): string | null {
+  if (!r) return null;
+  return [r.code, r.message].filter(Boolean).join(": ") || null;
+}
+
+/** krakectl's "R active / F failed / C succeeded / D desired". */
+function containerHealth(h: { running_pods: number; failed_pods: number; completed_pods: number; desired_pods: number }) {
+  return `${h.running_pods} active / ${h.failed_pods} failed / ${h.completed_pods} succeeded / ${h.desired_pods} desired`;
+}
+
+/** `ready/total` (or `under pressure/total`): nodes whose condition of that type is "True". */
+function nodeCount(nodes: { status: { conditions: { type: string; status: string }[] } | null }[], type: string) {
+  const hits = nodes.filter((n) => n.status?.conditions.some((c) => c.type === type && c.status === "True"));
+  return `${hits.length}/${nodes.length}`;
+}
+
+function failingMetrics(reasons: Record<string, { code?: string | null; message?: string | null }>) {
+  const lines = Object.entries(reasons).map(([metric, r]) => `${metric}: ${reasonCell(r) ?? "failing"}`);
+  return lines.length ? lines.join("\n") : null;
+}
 
 export const Application = defineKind({
   group: "kubernetes",
@@ -229,9 +251,20 @@ export const Application = defineKind({
   columns: [
     ...baseColumns,
     { header: "state", value: "status.state" },
-    { header: "running on", value: (o) => refName(o.status.running_on) },
-    { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
-    { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
+    { header: "reason", value: (o) => reasonCell(o.status.reason), wide: true },
+    { header: "container_health", value: (o) => containerHealth(o.status.container_health), detail: true },
+    { header: "services", value: "status.services", detail: true },
+    { header: "allow migration", value: (o) => String(o.spec.constraints.migration), detail: true },
+    { header: "label constraints", value: "spec.constraints.cluster.labels", detail: true },
+    { header: "resources constraints", value: "spec.constraints.cluster.custom_resources", detail: true },
+    { header: "metric constraints", value: "spec.constraints.cluster.metrics", detail: true },
+    { header: "hooks", value: "spec.hooks", detail: true },
+    { header: "scheduled_to", value: (o) => refCell(o.status.scheduled_to), wide: true },
+    { header: "scheduled", value: "status.scheduled", detail: true },
+    { header: "running_on", value: (o) => refCell(o.status.running_on), wide: true },
+    { header: "backoff", value: "spec.backoff", detail: true },
+    { header: "backoff_delay", value: "spec.backoff_delay", detail: true },
+    { header: "backoff_limit", value: "spec.backoff_limit", detail: true },
   ],
 });
 
@@ -315,9 +348,22 @@ export const Cluster = defineKind({
   columns: [
     ...baseColumns,
     { header: "state", value: "status.state" },
-    { header: "nodes", value: (o) => o.status.nodes.length },
-    { header: "scheduled to", value: (o) => refName(o.status.scheduled_to), wide: true },
-    { header: "reason", value: (o) => o.status.reason?.message ?? null, wide: true },
+    { header: "reason", value: (o) => reasonCell(o.status.reason), wide: true },
+    { header: "custom_resources", value: "spec.custom_resources", detail: true },
+    { header: "metrics", value: (o) => metricRefsCell(o.spec.metrics), detail: true },
+    { header: "failing_metrics", value: (o) => failingMetrics(o.status.metrics_reasons), detail: true },
+    { header: "label constraints", value: "spec.constraints.cloud.labels", detail: true },
+    { header: "metric constraints", value: "spec.constraints.cloud.metrics", detail: true },
+    { header: "scheduled_to", value: (o) => refCell(o.status.scheduled_to), wide: true },
+    { header: "scheduled", value: "status.scheduled", detail: true },
+    { header: "running_on", value: (o) => refCell(o.status.running_on), detail: true },
+    { header: "nodes", value: (o) => nodeCount(o.status.nodes, "Ready"), wide: true },
+    { header: "nodes_pid_pressure", value: (o) => nodeCount(o.status.nodes, "PIDPressure"), detail: true },
+    { header: "nodes_memory_pressure", value: (o) => nodeCount(o.status.nodes, "MemoryPressure"), detail: true },
+    { header: "nodes_disk_pressure", value: (o) => nodeCount(o.status.nodes, "DiskPressure"), detail: true },
+    { header: "backoff", value: "spec.backoff", detail: true },
+    { header: "backoff_delay", value: "spec.backoff_delay", detail: true },
+    { header: "backoff_limit", value: "spec.backoff_limit", detail: true },
   ],
 });
 

@@ -9,6 +9,7 @@ import {
   context,
   getModifyPut,
   leaf,
+  many,
   nsOf,
   pair,
   print,
@@ -17,6 +18,7 @@ import {
   type LeafFlags,
 } from "../common.js";
 import { CliError } from "../errors.js";
+import { rbacCommands } from "./rbac.js";
 
 const example = (cmd: string) => `\nExample:\n  $ rok ${cmd}\n`;
 
@@ -161,7 +163,7 @@ function metricFlags(cmd: Command, create: boolean, providerFlag: string): Comma
   opt(`${providerFlag} <name>`, "metrics provider that serves the metric");
   opt("--min <value>", "smallest value of the metric");
   opt("--max <value>", "largest value of the metric");
-  cmd.option("--allowed-values <values...>", "allowed integer values");
+  cmd.option("--allowed-values <values>", "allowed integer values (one or more)", many);
   cmd.option("--metric-name <name>", "name of the metric at the provider (default: NAME)");
   return cmd;
 }
@@ -253,11 +255,12 @@ function metricCommands(
 export function coreCommand(program: Command): Command {
   const core = program
     .command("core")
-    .description("Metrics providers and metrics")
+    .description("Metrics providers, metrics and RBAC roles")
     .addHelpText("after", example("core gmp get static_provider"));
   providerCommands(core, GlobalMetricsProvider, "globalmetricsprovider", "gmp");
   providerCommands(core, MetricsProvider, "metricsprovider", "mp");
   metricCommands(core, GlobalMetric, "globalmetric", "gm", "--gmp-name");
   metricCommands(core, Metric, "metric", null, "--mp-name");
+  rbacCommands(core);
   return core;
 }

@@ -15,12 +15,12 @@ import {
   context,
   getModifyPut,
   leaf,
+  metricRefs,
   nsOf,
   pair,
   parseLabels,
   print,
   run,
-  toNumber,
   type LeafFlags,
 } from "../common.js";
 import { CliError } from "../errors.js";
@@ -156,13 +156,6 @@ function cloudFlags(cmd: Command, register: boolean, namespaced: boolean): Comma
   cmd.option("--global-metric <metric>", "NAME WEIGHT: a global metric and its weight (repeatable)", pair);
   cmd.option("-l, --label <key=value>", "label (repeatable)", collect);
   return passwordOptions(cmd);
-}
-
-function metricRefs(flags: LeafFlags): { name: string; weight: number; namespaced: boolean }[] | undefined {
-  if (!flags.metric && !flags.globalMetric) return undefined;
-  const refs = (pairs: [string, string][] | undefined, namespaced: boolean) =>
-    (pairs ?? []).map(([name, weight]) => ({ name, weight: toNumber(weight, "metric weight"), namespaced }));
-  return [...refs(flags.metric, true), ...refs(flags.globalMetric, false)];
 }
 
 /** `{name, namespaced}` of the provider flags, or undefined when none is given; both at once is an error. */

@@ -1,0 +1,142 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startTestApi, type TestApi } from "../support/api.js";
+import { rokSandbox } from "../support/rok.js";
+
+let api: TestApi;
+let sb: Awaited<ReturnType<typeof rokSandbox>>;
+before(async () => {
+  api = await startTestApi();
+  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
+});
+after(async () => {
+  await sb.cleanup();
+  await api.close();
+});
+
+const rok = (args: string[]) => sb.rok(args);
+const json = (s: string) => JSON.parse(s);
+
+describe("core role (our addition: krakectl has no RBAC commands)", () => {
+  it("create from --rule flags, get, list", async () => {
+    let r = await rok([
+      "core",
+      "role",
+      "create",
+      "--rule",
+      "kubernetes:applications,clusters:team-a:get,list",
+      "--rule",
+      "core:metrics:*:get",
+      "-l",
+      "owner=ops",
+      "reader",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json(r.stdout).rules, [
+      {
+        api: "kubernetes",
+        resources: ["applications", "clusters"],
+        namespaces: ["team-a"],
+        verbs: ["get", "list"],
+      },
+      { api: "core", resources: ["metrics"], namespaces: ["*"], verbs: ["get"] },
+    ]);
+    r = await rok(["core", "role", "get", "reader"]);
+    assert.match(r.stdout, /\| rule +\| get,list on kubernetes\/applications,clusters in team-a +\|/);
+    r = await rok(["core", "role", "list", "-o", "name"]);
+    assert.equal(r.stdout, "reader\n");
+  });
+
+  it("create from a file; bad rules and unknown verbs are refused", async () => {
+    await writeFile(
+      join(sb.dir, "role.yaml"),
+      "rules:\n  - api: kubernetes\n    resources: [applications]\n    namespaces: [team-b]\n    verbs: [create, delete]\n",
+    );
+    let r = await rok(["core", "role", "create", "-f", "role.yaml", "writer", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json(r.stdout).rules[0].verbs, ["create", "delete"]);
+    r = await rok(["core", "role", "create", "--rule", "kubernetes:applications", "bad"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--rule: expected API:RESOURCES:NAMESPACES:VERBS/);
+    r = await rok(["core", "role", "create", "--rule", "kubernetes:applications:*:fly", "bad"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: 422 [^\n]*\n {2}rules\.0\.verbs\.0: /);
+    r = await rok(["core", "role", "create", "empty"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /at least one --rule/);
+  });
+
+  it("update: --add-rule appends, --rule replaces", async () => {
+    let r = await rok([
+      "core",
+      "role",
+      "update",
+      "--add-rule",
+      "kubernetes:applications:team-b:get",
+      "reader",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(json(r.stdout).rules.length, 3);
+    r = await rok(["core", "role", "update", "--rule", "core:roles:*:get", "reader", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json(r.stdout).rules, [
+      { api: "core", resources: ["roles"], namespaces: ["*"], verbs: ["get"] },
+    ]);
+  });
+});
+
+describe("core rolebinding", () => {
+  it("create, add and remove users and roles, delete", async () => {
+    let r = await rok([
+      "core",
+      "rolebinding",
+      "create",
+      "--user",
+      "alice",
+      "--user",
+      "bob",
+      "--role",
+      "reader",
+      "team-a",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([json(r.stdout).users, json(r.stdout).roles], [["alice", "bob"], ["reader"]]);
+    r = await rok([
+      "core",
+      "rolebinding",
+      "update",
+      "--user",
+      "carol",
+      "--remove-user",
+      "bob",
+      "--role",
+      "writer",
+      "team-a",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      [json(r.stdout).users, json(r.stdout).roles],
+      [
+        ["alice", "carol"],
+        ["reader", "writer"],
+      ],
+    );
+    r = await rok(["core", "rolebinding", "list"]);
+    assert.match(r.stdout, /\| team-a +\| None +\| None +\|.*\| alice, carol +\| reader, writer +\|/);
+    r = await rok(["core", "rolebinding", "create", "--user", "x", "missing-role"]);
+    assert.equal(r.code, 2, "--role is required");
+    r = await rok(["core", "rolebinding", "delete", "team-a", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(json(r.stdout).metadata.deleted);
+  });
+});
