@@ -1,6 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -291,5 +293,24 @@ describe("rok: output helpers", () => {
     const t = render(GlobalInfrastructureProvider, [], "table");
     assert.equal(t.trimEnd().split("\n").length, 3);
     assert.match(t, /\| name \| namespace \| labels \| created \| modified \| deleted \| type \| url \|/);
+  });
+});
+
+describe("rok: installation", () => {
+  it("npm install -g puts rok and krakectl on the PATH", async () => {
+    const prefix = await mkdtemp(join(tmpdir(), "rok-install-"));
+    try {
+      const repo = fileURLToPath(new URL("../../../", import.meta.url));
+      // --ignore-scripts: the checkout is already built, and a rebuild would race the other tests for dist/.
+      execFileSync("npm", ["install", "-g", "--prefix", prefix, "--ignore-scripts", "--no-audit", "--no-fund", repo], {
+        stdio: "pipe",
+      });
+      const rokVersion = execFileSync(join(prefix, "bin", "rok"), ["--version"]).toString().trim();
+      assert.match(rokVersion, /^\d+\.\d+\.\d+$/);
+      const usage = execFileSync(join(prefix, "bin", "krakectl"), ["kube", "--help"]).toString();
+      assert.match(usage, /^Usage: krakectl kubernetes\|kube /);
+    } finally {
+      await rm(prefix, { recursive: true, force: true });
+    }
   });
 });

@@ -3,9 +3,10 @@
  * printing of results and errors.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { KrakeClient, type KindClient } from "../../client/index.js";
+import { readFileSync } from "node:fs";
+import { KrakeClient, tlsFetch, type KindClient } from "../../client/index.js";
 import type { KindDef, Resource } from "../../resources/kind.js";
-import { loadConfig, type LoadedConfig } from "./config.js";
+import { loadConfig, type LoadedConfig, type TlsConfig } from "./config.js";
 import { splitValues } from "./argv.js";
 import { CliError, fail } from "./errors.js";
 import { FORMATS, parseFormat, render, type Format } from "./output.js";
@@ -41,15 +42,31 @@ export function leaf(cmd: Command, opts: { namespaced?: boolean; list?: boolean 
 export function context(flags: LeafFlags): Context {
   const config = loadConfig(flags.config);
   for (const w of config.warnings) process.stderr.write(`Warning: ${w}\n`);
-  if (config.tls?.enabled && (config.tls.client_cert || config.tls.client_key || config.tls.client_ca)) {
-    throw new CliError("TLS client certificates in the configuration are not supported by rok yet");
-  }
   return {
     config,
-    client: new KrakeClient({ url: config.api_url }),
+    client: new KrakeClient({
+      url: config.api_url,
+      token: config.token ?? undefined,
+      fetch: config.tls?.enabled ? tlsFetch(tlsFiles(config.tls)) : undefined,
+    }),
     format: parseFormat(flags.output),
     namespace: flags.namespace ?? config.user,
   };
+}
+
+function tlsFiles(tls: TlsConfig) {
+  const read = (key: "client_ca" | "client_cert" | "client_key") => {
+    const path = tls[key];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new CliError(`tls.${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  };
+  if (Boolean(tls.client_cert) !== Boolean(tls.client_key))
+    throw new CliError("tls.client_cert and tls.client_key must be given together");
+  return { ca: read("client_ca"), cert: read("client_cert"), key: read("client_key") };
 }
 
 export function print(def: KindDef, data: Resource | Resource[], format: Format): void {

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { CliError } from "./errors.js";
 
@@ -20,6 +20,8 @@ export interface RokConfig {
   /** The default namespace (krakectl sends no identity header). */
   user: string;
   tls: TlsConfig | null;
+  /** Sent as `Authorization: Bearer …`: `token` in the file or KRAKE_TOKEN. */
+  token: string | null;
   /** The file the values came from, null when only defaults and environment apply. */
   source: string | null;
 }
@@ -77,7 +79,17 @@ export function loadConfig(
   let apiUrl = String(env.KRAKE_URL || raw.api_url || DEFAULT_URL);
   const user = String(env.KRAKE_NAMESPACE || raw.user || DEFAULT_USER);
   const tls: TlsConfig | null =
-    raw.tls && typeof raw.tls === "object" ? { enabled: raw.tls.enabled === true, ...raw.tls } : null;
+    raw.tls && typeof raw.tls === "object" ? { ...raw.tls, enabled: raw.tls.enabled === true } : null;
+  // Certificate paths in a file are relative to that file, as kubectl treats kubeconfig paths.
+  if (tls && source) {
+    for (const key of ["client_ca", "client_cert", "client_key"] as const) {
+      const value = tls[key];
+      if (value !== undefined && value !== null && typeof value !== "string")
+        throw new CliError(`configuration file ${source}: tls.${key} must be a file path`);
+      if (value) tls[key] = resolve(dirname(source), value);
+    }
+  }
+  const token = env.KRAKE_TOKEN || (typeof raw.token === "string" ? raw.token : null) || null;
   // krakectl forces the scheme to match tls.enabled and warns about the change; we keep that behaviour.
   const wanted = tls?.enabled ? "https:" : "http:";
   try {
@@ -92,5 +104,5 @@ export function loadConfig(
   } catch {
     throw new CliError(`invalid api_url: ${apiUrl}`);
   }
-  return { api_url: apiUrl, user, tls, source, warnings };
+  return { api_url: apiUrl, user, tls, token, source, warnings };
 }

@@ -2,9 +2,13 @@
  * `rok` (also installed as `krakectl`): the command-line client of the Krake API (cli.md). The `openstack`
  * group (Magnum) is out of scope: Krake itself deprecates it.
  */
+import { basename } from "node:path";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../../version.js";
 import { normaliseArgv } from "./argv.js";
+import { context, leaf, run, type LeafFlags } from "./common.js";
+import { cell, renderValue } from "./output.js";
+import { renderTable } from "./table.js";
 import { completionScript } from "./completion.js";
 import { coreCommand } from "./commands/core.js";
 import { infraCommand } from "./commands/infra.js";
@@ -12,7 +16,8 @@ import { kubeCommand } from "./commands/kube.js";
 import { fail } from "./errors.js";
 
 export function buildProgram(): Command {
-  const program = new Command("rok")
+  // Installed twice (rok, and krakectl for existing scripts): usage lines name the one that was typed.
+  const program = new Command(basename(process.argv[1] ?? "") === "krakectl" ? "krakectl" : "rok")
     .description("Command-line client of the Krake API")
     .version(VERSION)
     // Handled in main() before parsing; declared here so that --help lists it.
@@ -39,6 +44,16 @@ export function buildProgram(): Command {
     .action((shell: string) => {
       process.stdout.write(completionScript(program, shell));
     });
+  leaf(program.command("whoami").description("Show who the API thinks you are, and your roles"))
+    .addHelpText("after", "\nExample:\n  $ rok whoami -o json\n")
+    .action(
+      run(async (flags: LeafFlags) => {
+        const ctx = context(flags);
+        const me = await ctx.client.me();
+        if (ctx.format === "json" || ctx.format === "yaml") process.stdout.write(renderValue(me, ctx.format));
+        else process.stdout.write(renderTable([["user", me.user], ["roles", cell(me.roles)]], false));
+      }),
+    );
   kubeCommand(program);
   infraCommand(program);
   coreCommand(program);

@@ -115,14 +115,18 @@ function listTable(def: KindDef, items: Resource[], wide: boolean): string {
   return renderTable(rows, true);
 }
 
+/** A plain value (not a resource) as json or yaml. */
+export function renderValue(value: unknown, format: "json" | "yaml"): string {
+  return format === "json" ? JSON.stringify(sortKeys(value), null, 2) + "\n" : stringify(sortKeys(value), { indent: 2 });
+}
+
 /** Formats one object (create/get/update/delete) or a list for stdout. */
 export function render(def: KindDef, data: Resource | Resource[], format: Format): string {
   switch (format) {
     case "json":
-      return JSON.stringify(sortKeys(data), null, 2) + "\n";
     case "yaml":
-      // Sorted like krakectl's yaml.safe_dump, so that both tools print the same documents.
-      return stringify(sortKeys(data), { indent: 2 });
+      // Sorted like krakectl's json.dumps/yaml.safe_dump, so that both tools print the same documents.
+      return renderValue(data, format);
     case "name":
       return (Array.isArray(data) ? data : [data]).map((o) => `${o.metadata.name}\n`).join("");
     case "wide":
