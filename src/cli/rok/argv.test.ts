@@ -27,6 +27,16 @@ describe("normaliseArgv", () => {
   it("--hook-shutdown takes up to timeout, strategy and retries", () => {
     assert.deepEqual(normaliseArgv(["--hook-shutdown", "app"]), ["--hook-shutdown=", "app"]);
     assert.deepEqual(normaliseArgv(["--hook-shutdown", "30", "app"]), ["--hook-shutdown=30", "app"]);
+    assert.deepEqual(normaliseArgv(["--hook-shutdown", "30", "my-app", "-o", "json"]), [
+      "--hook-shutdown=30",
+      "my-app",
+      "-o",
+      "json",
+    ]);
+    assert.deepEqual(normaliseArgv(["--hook-shutdown", "30", "typo", "app"]), [
+      `--hook-shutdown=30${S}typo`,
+      "app",
+    ]);
     assert.deepEqual(normaliseArgv(["--hook-shutdown", "30", "delete", "3", "app"]), [
       `--hook-shutdown=30${S}delete${S}3`,
       "app",

@@ -22,8 +22,8 @@ interface MultiValueFlag {
   short?: string;
   min: number;
   max: number;
-  /** Whether `token` can be value number `index` of the flag. */
-  accepts: (token: string, index: number) => boolean;
+  /** Whether `token` can be value number `index` of the flag; `next` is the token after it. */
+  accepts: (token: string, index: number, next: string | undefined) => boolean;
 }
 
 const notAFlag = (t: string) => !t.startsWith("-") || /^-\d/.test(t);
@@ -37,8 +37,13 @@ const MULTI_VALUE_FLAGS: MultiValueFlag[] = [
     long: "--hook-shutdown",
     min: 0,
     max: 3,
-    // [timeout [strategy [retries]]]: a number, then a strategy word, then a number.
-    accepts: (t, i) => (i === 1 ? /^[a-z_]+$/i.test(t) && !t.includes("=") : /^\d+$/.test(t)),
+    // [timeout [strategy [retries]]]: a number, then a strategy, then a number. A word that is not a known
+    // strategy is taken only when another positional follows, so `--hook-shutdown 30 my-app` keeps the NAME
+    // while `--hook-shutdown 30 typo my-app` reports the typo.
+    accepts: (t, i, next) =>
+      i === 1
+        ? t === "give_up" || t === "delete" || (/^[a-z_-]+$/i.test(t) && next !== undefined && notAFlag(next))
+        : /^\d+$/.test(t),
   },
   {
     long: "--wait",
@@ -64,7 +69,7 @@ export function normaliseArgv(argv: string[]): string[] {
     const values: string[] = [];
     while (values.length < flag.max && i + 1 + values.length < argv.length) {
       const next = argv[i + 1 + values.length];
-      if (next === "--" || !flag.accepts(next, values.length)) break;
+      if (next === "--" || !flag.accepts(next, values.length, argv[i + 2 + values.length])) break;
       values.push(next);
     }
     if (values.length < flag.min) {
