@@ -1,20 +1,16 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { Application } from "../../src/resources/registry.js";
-import { eventually, startTestApi, type TestApi } from "../support/api.js";
+import { eventually } from "../support/api.js";
 import { deployment } from "../support/fixtures.js";
-import { rokSandbox } from "../support/rok.js";
+import { useRokApi } from "../support/rok.js";
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
 const NS = "system:admin";
 
-before(async () => {
-  api = await startTestApi();
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
+const t = useRokApi(undefined, async () => {
   const service = {
     apiVersion: "v1",
     kind: "Service",
@@ -49,15 +45,11 @@ before(async () => {
   await file("statefulset.yaml", stringify({ ...deployment("db"), kind: "StatefulSet" }));
   await file("broken.yaml", "apiVersion: v1\nkind: [unclosed\n");
 });
-after(async () => {
-  await sb.cleanup();
-  await api.close();
-});
 
-const file = (name: string, text: string) => writeFile(join(sb.dir, name), text);
-const rok = (args: string[]) => sb.rok(args);
+const file = (name: string, text: string) => writeFile(join(t.sb.dir, name), text);
+const rok = (args: string[]) => t.sb.rok(args);
 const json = (s: string) => JSON.parse(s);
-const apps = () => api.client.kind(Application);
+const apps = () => t.api.client.kind(Application);
 
 /** Plays the application controller: writes `state` (and a reason) through the status subresource. */
 async function setState(name: string, state: string, reason?: string, ns = NS) {

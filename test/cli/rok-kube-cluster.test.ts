@@ -1,15 +1,13 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { Cloud, Cluster, GlobalCloud } from "../../src/resources/registry.js";
-import { eventually, startTestApi, type TestApi } from "../support/api.js";
+import { eventually } from "../support/api.js";
 import { bodies, clusterTosca } from "../support/fixtures.js";
-import { rokSandbox } from "../support/rok.js";
+import { useRokApi } from "../support/rok.js";
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
 const NS = "system:admin";
 
 const kubeconfig = {
@@ -37,34 +35,28 @@ const kubeconfig = {
   "current-context": "de",
 };
 
-before(async () => {
-  api = await startTestApi();
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
+const t = useRokApi(undefined, async () => {
   // File references are relative to the kubeconfig's own directory, or absolute.
-  await mkdir(join(sb.dir, "kube", "pki"), { recursive: true });
-  await writeFile(join(sb.dir, "kube", "pki", "ca.pem"), "CA-PEM");
-  await writeFile(join(sb.dir, "kube", "pki", "admin.pem"), "CERT-PEM");
-  await writeFile(join(sb.dir, "admin-key.pem"), "KEY-PEM-SECRET");
+  await mkdir(join(t.sb.dir, "kube", "pki"), { recursive: true });
+  await writeFile(join(t.sb.dir, "kube", "pki", "ca.pem"), "CA-PEM");
+  await writeFile(join(t.sb.dir, "kube", "pki", "admin.pem"), "CERT-PEM");
+  await writeFile(join(t.sb.dir, "admin-key.pem"), "KEY-PEM-SECRET");
   const kc = structuredClone(kubeconfig);
-  kc.users[0].user["client-key"] = join(sb.dir, "admin-key.pem");
-  await writeFile(join(sb.dir, "kube", "config"), stringify(kc));
-  await writeFile(join(sb.dir, "im-cluster.yaml"), stringify(clusterTosca()));
+  kc.users[0].user["client-key"] = join(t.sb.dir, "admin-key.pem");
+  await writeFile(join(t.sb.dir, "kube", "config"), stringify(kc));
+  await writeFile(join(t.sb.dir, "im-cluster.yaml"), stringify(clusterTosca()));
   const scaled = clusterTosca();
   scaled.topology_template.inputs.wn_num.default = 3;
-  await writeFile(join(sb.dir, "scale-up.yaml"), stringify(scaled));
+  await writeFile(join(t.sb.dir, "scale-up.yaml"), stringify(scaled));
   await writeFile(
-    join(sb.dir, "two-docs.yaml"),
+    join(t.sb.dir, "two-docs.yaml"),
     `${stringify(clusterTosca())}---\n${stringify(clusterTosca())}`,
   );
 });
-after(async () => {
-  await sb.cleanup();
-  await api.close();
-});
 
-const rok = (args: string[]) => sb.rok(args);
+const rok = (args: string[]) => t.sb.rok(args);
 const json = (s: string) => JSON.parse(s);
-const clusters = () => api.client.kind(Cluster);
+const clusters = () => t.api.client.kind(Cluster);
 const row = (table: string, name: string) =>
   table
     .split("\n")
@@ -153,9 +145,9 @@ describe("kube cluster register (cli.md §2.2)", () => {
   });
 
   it("kubeconfig problems are clear client-side errors (exit 1), nothing is sent", async () => {
-    await writeFile(join(sb.dir, "dangling.yaml"), stringify({ ...kubeconfig, "current-context": "de" }));
+    await writeFile(join(t.sb.dir, "dangling.yaml"), stringify({ ...kubeconfig, "current-context": "de" }));
     await writeFile(
-      join(sb.dir, "no-current.yaml"),
+      join(t.sb.dir, "no-current.yaml"),
       stringify({ ...kubeconfig, "current-context": undefined }),
     );
     const cases: [string[], RegExp][] = [
@@ -282,7 +274,7 @@ describe("kube cluster create, list, get", () => {
       { name: "electricity_cost_1", weight: 1, namespaced: false },
       { name: "green_energy_ratio_1", weight: 10, namespaced: false },
     ];
-    await api.client.kind(GlobalCloud).create(cloud);
+    await t.api.client.kind(GlobalCloud).create(cloud);
     await clusters().action(
       "my-cluster",
       "binding",
@@ -314,7 +306,7 @@ describe("kube cluster create, list, get", () => {
   it("with only a label constraint, just the constrained label is shown inherited", async () => {
     const cloud = bodies.Cloud("os-cloud-2") as any;
     cloud.metadata.labels = { location: "SK", tier: "silver" };
-    await api.client.kind(Cloud).create(cloud, NS);
+    await t.api.client.kind(Cloud).create(cloud, NS);
     let r = await rok([
       "kube",
       "cluster",

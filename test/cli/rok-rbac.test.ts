@@ -1,22 +1,11 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startTestApi, type TestApi } from "../support/api.js";
-import { rokSandbox } from "../support/rok.js";
+import { useRokApi } from "../support/rok.js";
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
-before(async () => {
-  api = await startTestApi();
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
-});
-after(async () => {
-  await sb.cleanup();
-  await api.close();
-});
-
-const rok = (args: string[]) => sb.rok(args);
+const t = useRokApi();
+const rok = (args: string[]) => t.rok(args);
 const json = (s: string) => JSON.parse(s);
 
 describe("core role (our addition: krakectl has no RBAC commands)", () => {
@@ -53,7 +42,7 @@ describe("core role (our addition: krakectl has no RBAC commands)", () => {
 
   it("create from a file; bad rules and unknown verbs are refused", async () => {
     await writeFile(
-      join(sb.dir, "role.yaml"),
+      join(t.sb.dir, "role.yaml"),
       "rules:\n  - api: kubernetes\n    resources: [applications]\n    namespaces: [team-b]\n    verbs: [create, delete]\n",
     );
     let r = await rok(["core", "role", "create", "-f", "role.yaml", "writer", "-o", "json"]);

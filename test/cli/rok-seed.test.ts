@@ -2,26 +2,17 @@
  * The seed walkthrough of the rok issue, run verbatim against a real `krake api` (the steps that need
  * controllers only show their API effect here: PENDING objects, deletion marks).
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestApi, type TestApi } from "../support/api.js";
-import { rokSandbox } from "../support/rok.js";
+import { useRokApi } from "../support/rok.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
-before(async () => {
-  api = await startTestApi();
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
+const t = useRokApi(undefined, async ({ sb }) => {
   for (const f of ["im-cluster.yaml", "echo-demo.yaml"]) await copyFile(join(EXAMPLES, f), join(sb.dir, f));
-});
-after(async () => {
-  await sb.cleanup();
-  await api.close();
 });
 
 /** Splits a shell-like line into argv (no quoting is needed by the walkthrough). */
@@ -40,7 +31,7 @@ const rows = (table: string) =>
 describe("seed walkthrough (rok issue), verbatim", () => {
   it("registers, creates, shows and deletes as an operator would", async () => {
     const step = async (line: string) => {
-      const r = await sb.rok(argv(line));
+      const r = await t.rok(argv(line));
       assert.equal(r.code, 0, `${line}\n${r.stderr}`);
       return r.stdout;
     };

@@ -2,7 +2,9 @@
  * Runs the real `rok` (bin/rok.js) as a subprocess, as a user does, in a temp dir so that no real
  * configuration file is picked up.
  */
+import { after, before } from "node:test";
 import { spawn } from "node:child_process";
+import { startTestApi } from "./api.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,4 +59,31 @@ export async function rokSandbox(url: string | null, env: NodeJS.ProcessEnv = {}
       runRok(args, { cwd: dir, ...options, env: { ...baseEnv, ...options.env } }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A real `krake api` and a rok sandbox bound to it for the tests of one file, started in `before` and torn
+ * down in `after`. Tables are unwrapped (COLUMNS=1000) so that rows are whole; wrapping is tested apart.
+ */
+export function useRokApi(
+  env: NodeJS.ProcessEnv = { COLUMNS: "1000" },
+  /** Runs once both are up, e.g. to write the files the tests use into `sb.dir`. */
+  setup?: (ctx: { sb: Awaited<ReturnType<typeof rokSandbox>> }) => Promise<void>,
+) {
+  const ctx = {} as {
+    api: import("./api.js").TestApi;
+    sb: Awaited<ReturnType<typeof rokSandbox>>;
+    rok: (args: string[], options?: RokOptions) => Promise<RokResult>;
+  };
+  before(async () => {
+    ctx.api = await startTestApi();
+    ctx.sb = await rokSandbox(ctx.api.url, env);
+    ctx.rok = ctx.sb.rok;
+    await setup?.(ctx);
+  });
+  after(async () => {
+    await ctx.sb?.cleanup();
+    await ctx.api?.close();
+  });
+  return ctx;
 }

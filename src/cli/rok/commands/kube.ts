@@ -84,6 +84,47 @@ async function printAfterWait(
   print(def, waited, ctx.format);
 }
 
+/** `delete NAME [--force] [--wait [deleting|deleted]]`, the same for applications and clusters. */
+function addWaitableDelete(group: Command, def: KindDef, forceHelp: string, examples: string[]): void {
+  waitOptions(
+    leaf(group.command("delete").argument("<name>").description(`Delete a ${def.kind}`), {
+      namespaced: true,
+    }).option("--force", forceHelp),
+    DELETE_WAIT,
+  )
+    .addHelpText("after", example(...examples))
+    .action(
+      run(async (name: string, flags: LeafFlags) => {
+        const wait = waitRequest(flags, DELETE_WAIT);
+        const ctx = context(flags);
+        const deleted = await ctx.client
+          .kind(def)
+          .delete(name, ctx.namespace, { force: Boolean(flags.force) });
+        // The object may already be in a state (even FAILED) before the delete: only what follows counts.
+        await printAfterWait(ctx, def, deleted, wait, true);
+      }),
+    );
+}
+
+/**
+ * GET, modify, PUT, then print or wait. Only a changed spec makes a controller act, so only then must the
+ * wait see a status change (a label-only update is done when the PUT is).
+ */
+async function updateAndWait(
+  ctx: Context,
+  def: KindDef,
+  name: string,
+  modify: (obj: Resource) => void,
+  wait: WaitRequest | null,
+): Promise<void> {
+  const kc = ctx.client.kind(def);
+  const obj = await kc.get(name, ctx.namespace);
+  const specBefore = JSON.stringify(obj.spec);
+  modify(obj);
+  const updated = await kc.update(obj);
+  await printAfterWait(ctx, def, updated, wait, JSON.stringify(updated.spec) !== specBefore);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Flags shared by applications and clusters
 
@@ -369,56 +410,47 @@ function applicationCommands(kube: Command): void {
         const hooks = hookFields(flags);
         const migration = migrationFlag(flags);
         const ctx = context(flags);
-        const kc = ctx.client.kind(def);
-        const obj = await kc.get(name, ctx.namespace);
-        const specBefore = JSON.stringify(obj.spec);
-        const spec = obj.spec as Record<string, any>;
-        if (definition) {
-          // A new definition replaces the old one wholly: a manifest generated from an old TOSCA must go.
-          spec.manifest = definition.manifest ?? [];
-          if (definition.tosca !== undefined) spec.tosca = definition.tosca;
-          else spec.tosca = {};
-          if (definition.csar !== undefined) spec.csar = definition.csar;
-          else spec.csar = null;
-        }
-        if (observerSchema) spec.observer_schema = observerSchema;
-        if (flags.removeExistingLabels) obj.metadata.labels = {};
-        Object.assign(obj.metadata.labels, labels);
-        if (hooks) Object.assign(spec, hooks);
-        const cluster = spec.constraints.cluster;
-        if (flags.removeExistingLabelConstraints) cluster.labels = [];
-        if (flags.clusterLabelConstraint) cluster.labels = flags.clusterLabelConstraint;
-        if (flags.removeExistingResourceConstraints) cluster.custom_resources = [];
-        if (flags.clusterResourceConstraint) cluster.custom_resources = flags.clusterResourceConstraint;
-        if (flags.removeExistingMetricConstraints) cluster.metrics = [];
-        if (flags.clusterMetricConstraint)
-          cluster.metrics = [...(cluster.metrics ?? []), ...flags.clusterMetricConstraint];
-        if (migration !== undefined) spec.constraints.migration = migration;
-        Object.assign(spec, backoffValues(flags, false));
-        if (!flags.url) warnMigrationSensitive(spec);
-        const updated = await kc.update(obj);
-        // Only a changed spec makes the controller act; a label-only update waits for nothing new.
-        await printAfterWait(ctx, def, updated, wait, JSON.stringify(updated.spec) !== specBefore);
+        await updateAndWait(
+          ctx,
+          def,
+          name,
+          (obj) => {
+            const spec = obj.spec as Record<string, any>;
+            if (definition) {
+              // A new definition replaces the old one wholly: a manifest generated from an old TOSCA must go.
+              spec.manifest = definition.manifest ?? [];
+              if (definition.tosca !== undefined) spec.tosca = definition.tosca;
+              else spec.tosca = {};
+              if (definition.csar !== undefined) spec.csar = definition.csar;
+              else spec.csar = null;
+            }
+            if (observerSchema) spec.observer_schema = observerSchema;
+            if (flags.removeExistingLabels) obj.metadata.labels = {};
+            Object.assign(obj.metadata.labels, labels);
+            if (hooks) Object.assign(spec, hooks);
+            const cluster = spec.constraints.cluster;
+            if (flags.removeExistingLabelConstraints) cluster.labels = [];
+            if (flags.clusterLabelConstraint) cluster.labels = flags.clusterLabelConstraint;
+            if (flags.removeExistingResourceConstraints) cluster.custom_resources = [];
+            if (flags.clusterResourceConstraint) cluster.custom_resources = flags.clusterResourceConstraint;
+            if (flags.removeExistingMetricConstraints) cluster.metrics = [];
+            if (flags.clusterMetricConstraint)
+              cluster.metrics = [...(cluster.metrics ?? []), ...flags.clusterMetricConstraint];
+            if (migration !== undefined) spec.constraints.migration = migration;
+            Object.assign(spec, backoffValues(flags, false));
+            if (!flags.url) warnMigrationSensitive(spec);
+          },
+          wait,
+        );
       }),
     );
 
-  waitOptions(
-    leaf(app.command("delete").argument("<name>").description("Delete an application"), {
-      namespaced: true,
-    }).option("--force", "remove the application from Krake at once, without cleaning up on its cluster"),
-    DELETE_WAIT,
-  )
-    .addHelpText("after", example("kube app delete echo-demo", "kube app delete --wait echo-demo"))
-    .action(
-      run(async (name: string, flags: LeafFlags) => {
-        const wait = waitRequest(flags, DELETE_WAIT);
-        const ctx = context(flags);
-        const deleted = await ctx.client
-          .kind(def)
-          .delete(name, ctx.namespace, { force: Boolean(flags.force) });
-        await printAfterWait(ctx, def, deleted, wait, true);
-      }),
-    );
+  addWaitableDelete(
+    app,
+    def,
+    "remove the application from Krake at once, without cleaning up on its cluster",
+    ["kube app delete echo-demo", "kube app delete --wait echo-demo"],
+  );
 
   leaf(
     app
@@ -666,53 +698,39 @@ function clusterCommands(kube: Command): void {
         const labels = parseLabels(flags.label);
         const metrics = metricRefs(flags);
         const ctx = context(flags);
-        const kc = ctx.client.kind(def);
-        const obj = await kc.get(name, ctx.namespace);
-        const specBefore = JSON.stringify(obj.spec);
-        const spec = obj.spec as Record<string, any>;
-        if (tosca) spec.tosca = tosca;
-        if (kubeconfig) spec.kubeconfig = kubeconfig;
-        if (flags.removeExistingLabels) obj.metadata.labels = {};
-        Object.assign(obj.metadata.labels, labels);
-        if (flags.removeExistingMetrics) spec.metrics = [];
-        if (metrics) spec.metrics = mergeMetricRefs(spec.metrics, metrics);
-        if (flags.customResource) spec.custom_resources = flags.customResource;
-        const cloud = spec.constraints.cloud;
-        if (flags.removeExistingCloudLabelConstraints) cloud.labels = [];
-        if (flags.cloudLabelConstraint)
-          cloud.labels = [...(cloud.labels ?? []), ...flags.cloudLabelConstraint];
-        if (flags.removeExistingCloudMetricConstraints) cloud.metrics = [];
-        if (flags.cloudMetricConstraint)
-          cloud.metrics = [...(cloud.metrics ?? []), ...flags.cloudMetricConstraint];
-        Object.assign(spec, backoffValues(flags, false));
-        const updated = await kc.update(obj);
-        await printAfterWait(ctx, def, updated, wait, JSON.stringify(updated.spec) !== specBefore);
+        await updateAndWait(
+          ctx,
+          def,
+          name,
+          (obj) => {
+            const spec = obj.spec as Record<string, any>;
+            if (tosca) spec.tosca = tosca;
+            if (kubeconfig) spec.kubeconfig = kubeconfig;
+            if (flags.removeExistingLabels) obj.metadata.labels = {};
+            Object.assign(obj.metadata.labels, labels);
+            if (flags.removeExistingMetrics) spec.metrics = [];
+            if (metrics) spec.metrics = mergeMetricRefs(spec.metrics, metrics);
+            if (flags.customResource) spec.custom_resources = flags.customResource;
+            const cloud = spec.constraints.cloud;
+            if (flags.removeExistingCloudLabelConstraints) cloud.labels = [];
+            if (flags.cloudLabelConstraint)
+              cloud.labels = [...(cloud.labels ?? []), ...flags.cloudLabelConstraint];
+            if (flags.removeExistingCloudMetricConstraints) cloud.metrics = [];
+            if (flags.cloudMetricConstraint)
+              cloud.metrics = [...(cloud.metrics ?? []), ...flags.cloudMetricConstraint];
+            Object.assign(spec, backoffValues(flags, false));
+          },
+          wait,
+        );
       }),
     );
 
-  waitOptions(
-    leaf(group.command("delete").argument("<name>").description("Delete a Kubernetes cluster"), {
-      namespaced: true,
-    }).option(
-      "--force",
-      "remove the cluster from Krake at once, leaving its infrastructure and applications",
-    ),
-    DELETE_WAIT,
-  )
-    .addHelpText(
-      "after",
-      example("kube cluster delete my-cluster", "kube cluster delete --wait --timeout 20m my-cluster"),
-    )
-    .action(
-      run(async (name: string, flags: LeafFlags) => {
-        const wait = waitRequest(flags, DELETE_WAIT);
-        const ctx = context(flags);
-        const deleted = await ctx.client
-          .kind(def)
-          .delete(name, ctx.namespace, { force: Boolean(flags.force) });
-        await printAfterWait(ctx, def, deleted, wait, true);
-      }),
-    );
+  addWaitableDelete(
+    group,
+    def,
+    "remove the cluster from Krake at once, leaving its infrastructure and applications",
+    ["kube cluster delete my-cluster", "kube cluster delete --wait --timeout 20m my-cluster"],
+  );
 
   addList(group, def, "kube cluster");
   addGet(group, def, "kube cluster", withInherited);
