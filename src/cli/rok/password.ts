@@ -22,8 +22,9 @@ async function readStdin(): Promise<string> {
 function prompt(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
+    // Echo goes off before the question appears: a password pasted right after the prompt must not echo.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     let value = "";
     const done = (err?: Error) => {
