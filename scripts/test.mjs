@@ -19,6 +19,7 @@ function run(cmd, cmdArgs) {
 ensureSystemPackages([
   ["etcd", "etcd-server"],
   ["openssl", "openssl"],
+  ["prometheus", "prometheus"],
 ]);
 ensureNodeModules();
 

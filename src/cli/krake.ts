@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { ConfigError, ENV_VARIABLES, optionsFromEnv, optionsFromFile, resolveApiConfig, type ApiOptions } from "../api/config.js";
 import { createLogger, startApiServer } from "../api/start.js";
 import { VERSION } from "../version.js";
+import { controllerCommand } from "./controller.js";
 import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
 
 function apiCommand(): Command {
@@ -120,7 +121,8 @@ export function krakeProgram(): Command {
     .version(VERSION, "-V, --version")
     .showHelpAfterError()
     .addCommand(apiCommand())
-    .addCommand(bootstrapCommand());
+    .addCommand(bootstrapCommand())
+    .addCommand(controllerCommand());
 }
 
 await krakeProgram().parseAsync(process.argv);

@@ -41,6 +41,8 @@ export interface WatchOptions extends CallOptions {
   /** Replay every change after this revision first (a list's metadata.resource_version). */
   resourceVersion?: string | number;
   heartbeat?: number;
+  /** Called whenever bytes arrive, heartbeats included. */
+  onActivity?: () => void;
 }
 
 export class KrakeClient {
@@ -189,6 +191,6 @@ export class KindClient<T extends Resource = Resource> {
       stream: true,
       query: { watch: "true", resource_version: opts.resourceVersion, heartbeat: opts.heartbeat },
     });
-    for await (const line of ndjsonLines(res.body!, opts.signal)) yield JSON.parse(line) as WatchEvent<T>;
+    for await (const line of ndjsonLines(res.body!, opts.signal, opts.onActivity)) yield JSON.parse(line) as WatchEvent<T>;
   }
 }

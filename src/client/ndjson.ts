@@ -1,5 +1,10 @@
 /** Splits a byte stream into non-empty lines (heartbeats are empty lines and are skipped). */
-export async function* ndjsonLines(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<string> {
+export async function* ndjsonLines(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+  /** Called on every chunk, heartbeats included: lets a reader detect a stream that went silent. */
+  onActivity?: () => void,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
   const onAbort = () => void reader.cancel().catch(() => {});
@@ -15,6 +20,7 @@ export async function* ndjsonLines(body: ReadableStream<Uint8Array>, signal?: Ab
         throw err;
       }
       if (chunk.done) break;
+      onActivity?.();
       buffered += decoder.decode(chunk.value, { stream: true });
       let nl: number;
       while ((nl = buffered.indexOf("\n")) >= 0) {

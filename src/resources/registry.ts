@@ -1,5 +1,5 @@
 import type { KindDef } from "./kind.js";
-import { GlobalMetric, GlobalMetricsProvider, Metric, MetricsProvider, Role, RoleBinding } from "./kinds/core.js";
+import { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider, Role, RoleBinding } from "./kinds/core.js";
 import { Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider } from "./kinds/infrastructure.js";
 import { Application, Cluster } from "./kinds/kubernetes.js";
 
@@ -10,6 +10,7 @@ export const KINDS: readonly KindDef[] = [
   GlobalMetricsProvider,
   Metric,
   MetricsProvider,
+  Lease,
   GlobalInfrastructureProvider,
   InfrastructureProvider,
   GlobalCloud,
@@ -30,4 +31,4 @@ export function kindByPlural(group: string, plural: string): KindDef | undefined
 }
 
 export { Application, Cluster, Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider };
-export { GlobalMetric, GlobalMetricsProvider, Metric, MetricsProvider, Role, RoleBinding };
+export { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider, Role, RoleBinding };

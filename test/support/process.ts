@@ -15,7 +15,13 @@ export interface KrakeProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startKrake(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<KrakeProcess> {
+export async function startKrake(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 15_000,
+  /** The log message that says the process is ready; its `url` field is returned. */
+  readyMessage = "Krake API server listening",
+): Promise<KrakeProcess> {
   const child = spawn(process.execPath, [KRAKE_BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -28,7 +34,7 @@ export async function startKrake(args: string[], env: NodeJS.ProcessEnv = {}, ti
     const timer = setTimeout(() => reject(new Error(`krake did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /"url":"([^"]+)"[^\n]*"msg":"Krake API server listening"|"msg":"Krake API server listening"[^\n]*"url":"([^"]+)"/.exec(out);
+      const m = new RegExp(`"url":"([^"]+)"[^\\n]*"msg":"${readyMessage}"|"msg":"${readyMessage}"[^\\n]*"url":"([^"]+)"`).exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1] ?? m[2]);

@@ -1,4 +1,4 @@
-import { enumOf, float, floatDict, int, list, obj, polymorphic, str } from "../schema.js";
+import { datetime, enumOf, float, floatDict, int, list, nullable, obj, polymorphic, str } from "../schema.js";
 import { defineKind } from "../kind.js";
 import { baseColumns, resourceSchema } from "./common.js";
 
@@ -138,4 +138,37 @@ export const MetricsProvider = defineKind({
   schema: resourceSchema("core", "MetricsProvider", { spec: metricsProviderSpec() }),
   noUpdateIsOk: false,
   columns: providerColumns(),
+});
+
+/**
+ * Ours (Krake has none, defect X1): the lease through which copies of one controller elect a leader. The
+ * holder renews it; another copy takes over only after it went unrenewed for `duration_seconds`, measured
+ * on its own clock, and the PUT carries the resource_version it read (D4), so two can never both win.
+ */
+export const Lease = defineKind({
+  group: "core",
+  kind: "Lease",
+  plural: "leases",
+  namespaced: false,
+  schema: resourceSchema("core", "Lease", {
+    spec: obj({
+      holder: nullable(str(), { default: null }),
+      duration_seconds: int({ default: 15 }),
+      acquired: nullable(datetime(), { default: null }),
+      renewed: nullable(datetime(), { default: null }),
+      transitions: int({ default: 0 }),
+    }),
+  }),
+  hasStatus: false,
+  actions: [],
+  blocking: false,
+  noUpdateIsOk: false,
+  createCheck: "atomic",
+  columns: [
+    ...baseColumns,
+    { header: "holder", value: "spec.holder" },
+    { header: "renewed", value: "spec.renewed" },
+    { header: "duration", value: "spec.duration_seconds", wide: true },
+    { header: "transitions", value: "spec.transitions", wide: true },
+  ],
 });

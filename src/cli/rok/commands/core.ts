@@ -3,8 +3,10 @@
  */
 import { Command, Option } from "commander";
 import type { KindDef, Resource } from "../../../resources/kind.js";
-import { GlobalMetric, GlobalMetricsProvider, Metric, MetricsProvider } from "../../../resources/registry.js";
+import { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider } from "../../../resources/registry.js";
 import {
+  addGet,
+  addList,
   addReadDelete,
   context,
   getModifyPut,
@@ -262,5 +264,11 @@ export function coreCommand(program: Command): Command {
   metricCommands(core, GlobalMetric, "globalmetric", "gm", "--gmp-name");
   metricCommands(core, Metric, "metric", null, "--mp-name");
   rbacCommands(core);
+  const lease = core
+    .command("lease")
+    .description("Controller leader leases (read-only view of who leads which controller)")
+    .addHelpText("after", example("core lease list"));
+  addList(lease, Lease, "core lease");
+  addGet(lease, Lease, "core lease");
   return core;
 }

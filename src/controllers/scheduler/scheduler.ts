@@ -1,0 +1,459 @@
+/**
+ * The scheduler (controllers.md §2): binds Applications to Clusters and Krake-created Clusters to Clouds.
+ *
+ * Applications: filter ONLINE clusters of the app's namespace by label, custom-resource and metric
+ * constraints (on labels and metrics inherited from the cluster's cloud), rank by the weighted metric
+ * score with stickiness, bind; re-evaluate every `reschedule_after` seconds so metric changes migrate apps.
+ * Clusters without a kubeconfig: pick a namespaced cloud, else a global one, by the cloud's constraints
+ * and score. When nothing fits the reason names which constraint excluded which candidate.
+ *
+ * Krake's defects fixed here: X2/X3 (metric constraints), X5 (inheritance), X6 (cloud state writes), X7
+ * (the periodic re-evaluation is a deadline events do not push back), X8 (DEGRADED retried on time), X10/X11
+ * (empty or zero-weight rankings), X12 (metric cache), X29 (clusters without a cloud are retried).
+ */
+import { KrakeApiError, type KindClient } from "../../client/index.js";
+import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
+import { Informer, keyOf } from "../../controller/informer.js";
+import type { Histogram, Counter } from "../../controller/metrics.js";
+import { MetricsCache } from "../../metrics/index.js";
+import type { KindDef, Resource, ResourceRef } from "../../resources/kind.js";
+import {
+  Application,
+  Cloud,
+  Cluster,
+  GlobalCloud,
+  GlobalMetric,
+  GlobalMetricsProvider,
+  Metric,
+  MetricsProvider,
+} from "../../resources/registry.js";
+import { collectMetrics, type MetricCatalog, type Reason } from "./collect.js";
+import { cloudMetricRefs, effectiveCluster } from "./inherit.js";
+import {
+  chooseCloud,
+  chooseCluster,
+  explainNoFit,
+  parseConstraints,
+  type Candidate,
+  type Decision,
+} from "./select.js";
+
+export interface SchedulerOptions {
+  /** Seconds between re-evaluations of a placed application (Krake: 60). */
+  rescheduleAfterSeconds?: number;
+  /** Score bonus of the current cluster, a migration-cost threshold (Krake: 0.1). */
+  stickiness?: number;
+  workers?: number;
+  /** How long a cluster's evaluated labels and metrics are reused across decisions. */
+  evaluationTtlMs?: number;
+  metricsCache?: MetricsCache;
+  random?: () => number;
+}
+
+interface ClusterCandidate extends Candidate {
+  cluster: Resource;
+}
+
+interface Evaluation {
+  stamp: string;
+  at: number;
+  result: Promise<{ candidate: ClusterCandidate; failures: Record<string, Reason> }>;
+}
+
+class NoFit extends Error {}
+
+const ref = (o: Resource): ResourceRef => ({
+  api: o.api,
+  kind: o.kind,
+  namespace: o.metadata.namespace ?? null,
+  name: o.metadata.name,
+});
+const sameRef = (a: ResourceRef | null | undefined, b: ResourceRef | null | undefined) =>
+  Boolean(a && b && a.kind === b.kind && a.name === b.name && (a.namespace ?? null) === (b.namespace ?? null));
+
+export class Scheduler extends Controller {
+  readonly name = "scheduler";
+  private readonly apps;
+  private readonly clusters;
+  private readonly clouds;
+  private readonly globalClouds;
+  private readonly catalogInformers;
+  private readonly catalog: MetricCatalog;
+  private readonly appQueue;
+  private readonly clusterQueue;
+  private readonly cache: MetricsCache;
+  private readonly evaluations = new Map<string, Evaluation>();
+  /** Bumped when any metric, provider or cloud changes: every cached evaluation is then stale. */
+  private epoch = 0;
+  /** Apps to look at now even if their DEGRADED retry is later: a new candidate appeared. */
+  private readonly nudged = new Set<string>();
+  private readonly rescheduleMs: number;
+  private readonly stickiness: number;
+  private readonly evaluationTtlMs: number;
+  private readonly random: () => number;
+  private readonly decisionTime: Histogram;
+  private readonly decisions: Counter;
+
+  constructor(ctx: ControllerContext, options: SchedulerOptions = {}) {
+    super(ctx);
+    this.rescheduleMs = (options.rescheduleAfterSeconds ?? 60) * 1000;
+    this.stickiness = options.stickiness ?? 0.1;
+    this.evaluationTtlMs = options.evaluationTtlMs ?? 2000;
+    this.random = options.random ?? Math.random;
+    this.cache = options.metricsCache ?? new MetricsCache();
+    const log = ctx.log;
+    this.apps = this.informer(new Informer(ctx.client, Application, { log }));
+    this.clusters = this.informer(new Informer(ctx.client, Cluster, { log }));
+    this.clouds = this.informer(new Informer(ctx.client, Cloud, { log }));
+    this.globalClouds = this.informer(new Informer(ctx.client, GlobalCloud, { log }));
+    this.catalogInformers = {
+      metrics: this.informer(new Informer(ctx.client, Metric, { log })),
+      globalMetrics: this.informer(new Informer(ctx.client, GlobalMetric, { log })),
+      providers: this.informer(new Informer(ctx.client, MetricsProvider, { log })),
+      globalProviders: this.informer(new Informer(ctx.client, GlobalMetricsProvider, { log })),
+    };
+    const c = this.catalogInformers;
+    this.catalog = {
+      metric: (name, ns) => c.metrics.getByName(name, ns),
+      globalMetric: (name) => c.globalMetrics.getByName(name, null),
+      provider: (name, ns) => c.providers.getByName(name, ns),
+      globalProvider: (name) => c.globalProviders.getByName(name, null),
+    };
+    const workers = options.workers ?? 5;
+    this.appQueue = this.loop("applications", (key, signal) => this.reconcileApp(key, signal), { workers });
+    this.clusterQueue = this.loop("clusters", (key, signal) => this.reconcileCluster(key, signal), { workers });
+    this.decisionTime = ctx.metrics.histogram(
+      "krake_scheduler_decision_duration_seconds",
+      "Time from picking up an object to the scheduling decision",
+    );
+    this.decisions = ctx.metrics.counter("krake_scheduler_decisions_total", "Scheduling decisions by outcome");
+
+    this.apps.on({ add: (a) => this.appChanged(a), update: (_old, a) => this.appChanged(a) });
+    this.clusters.on({
+      add: (c) => this.clusterChanged(c),
+      update: (old, c) => this.clusterChanged(c, old),
+      delete: (c) => this.evaluations.delete(keyOf(c)),
+    });
+    const catalogChanged = () => {
+      this.epoch++;
+      this.nudgeUnplacedApps(null);
+      for (const c of this.clusters.list()) if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
+    };
+    for (const informer of [this.clouds, this.globalClouds, ...Object.values(c)]) {
+      informer.on({ add: catalogChanged, update: catalogChanged, delete: catalogChanged });
+    }
+  }
+
+  /**
+   * A user edit (modified after the last handshake) or an unplaced app is decided now. Other changes —
+   * mostly the application controller's status writes — only keep the periodic re-evaluation, whose
+   * deadline they do not push back, so placed apps move at most once per reschedule_after (§11).
+   */
+  private appChanged(app: Resource): void {
+    if (app.metadata.deleted || app.status.state === "FAILED") return;
+    const key = keyOf(app);
+    const triggered = app.status.kube_controller_triggered ? Date.parse(app.status.kube_controller_triggered) : 0;
+    const settled = app.status.scheduled_to && triggered >= Date.parse(app.metadata.modified ?? "");
+    if (!settled || app.status.state === "DEGRADED") this.appQueue.add(key);
+    else if (app.spec.constraints.migration !== false) this.appQueue.addAfter(key, this.rescheduleMs);
+  }
+
+  /** Untyped access: the scheduler handles objects of several kinds through the same code paths. */
+  private api(def: KindDef) {
+    return this.ctx.client.kind(def as KindDef) as KindClient<Resource>;
+  }
+
+  private clusterChanged(c: Resource, old?: Resource): void {
+    if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
+    // A cluster that became usable, or whose labels or metrics changed, may be where a waiting app fits.
+    if (!old || old.status.state !== c.status.state || old.metadata.resource_version !== c.metadata.resource_version) {
+      this.nudgeUnplacedApps(c.metadata.namespace);
+    }
+  }
+
+  /** Apps not placed (or waiting after a failed placement) get a prompt look instead of their backoff. */
+  private nudgeUnplacedApps(namespace: string | null): void {
+    for (const app of this.apps.list()) {
+      if (namespace !== null && app.metadata.namespace !== namespace) continue;
+      if (app.metadata.deleted || app.status.state === "FAILED") continue;
+      if (app.status.scheduled_to && app.status.state !== "DEGRADED") continue;
+      const key = keyOf(app);
+      this.nudged.add(key);
+      this.appQueue.add(key);
+    }
+  }
+
+  private needsCloud(c: Resource): boolean {
+    const kubeconfig = c.spec.kubeconfig;
+    return (
+      !c.metadata.deleted &&
+      (!kubeconfig || Object.keys(kubeconfig).length === 0) &&
+      c.status.state !== "FAILED" &&
+      !c.status.scheduled_to
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Applications
+
+  private async reconcileApp(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const app = this.apps.get(key);
+    if (!app || app.metadata.deleted || app.status.state === "FAILED") return;
+    const started = process.hrtime.bigint();
+    const now = Date.now();
+    const nudged = this.nudged.delete(key);
+    if (app.status.state === "DEGRADED" && app.status.scheduled_retry && !nudged) {
+      const at = Date.parse(app.status.scheduled_retry);
+      if (at > now) return { requeueAfterMs: at - now };
+    }
+    const migration = app.spec.constraints.migration !== false;
+    let decision: Decision<ClusterCandidate>;
+    try {
+      decision = await this.decideApp(app, now, signal);
+    } catch (err) {
+      if (!(err instanceof NoFit)) throw err;
+      this.decisions.inc({ kind: "Application", outcome: "no_fit" });
+      this.decisionTime.observe({ kind: "Application" }, Number(process.hrtime.bigint() - started) / 1e9);
+      return this.appNoFit(app, err.message, now, signal);
+    }
+    this.decisionTime.observe({ kind: "Application" }, Number(process.hrtime.bigint() - started) / 1e9);
+    const chosen = decision.chosen!.candidate.cluster;
+    const target = ref(chosen);
+    const current = app.status.scheduled_to;
+    if (sameRef(target, current)) {
+      this.decisions.inc({ kind: "Application", outcome: decision.kept ? "kept" : "unchanged" });
+      await this.releaseToController(app, now, signal);
+    } else {
+      this.decisions.inc({ kind: "Application", outcome: current ? "migrated" : "bound" });
+      this.ctx.log.info(
+        {
+          app: key,
+          cluster: chosen.metadata.name,
+          from: current?.name ?? null,
+          scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])),
+          excluded: decision.excluded.length,
+        },
+        current ? "migrating application" : "scheduled application",
+      );
+      const bound = await this.api(Application)
+        .action(app.metadata.name, "binding", { api: "kubernetes", kind: "ClusterBinding", cluster: target }, app.metadata.namespace, { signal });
+      await this.clearNoFit(bound, signal);
+    }
+    return migration ? { requeueAfterMs: this.rescheduleMs } : undefined;
+  }
+
+  private async decideApp(app: Resource, now: number, signal: AbortSignal): Promise<Decision<ClusterCandidate>> {
+    const ns = app.metadata.namespace!;
+    const current: ResourceRef | null = app.status.scheduled_to;
+    const inNamespace = this.clusters.list().filter((c) => c.metadata.namespace === ns);
+    // Pinned (migration disabled): stays where it is while that cluster exists.
+    if (current && app.spec.constraints.migration === false) {
+      const cur = inNamespace.find((c) => c.metadata.name === current.name && !c.metadata.deleted);
+      if (cur) {
+        const candidate = (await this.evaluate(cur, signal)).candidate;
+        return { chosen: { candidate, score: NaN }, scores: [], excluded: [], kept: true };
+      }
+    }
+    // Every cluster is evaluated, not only ONLINE ones: that is how a FAILING_METRICS cluster recovers.
+    const evaluated = await Promise.all(inNamespace.map((c) => this.evaluate(c, signal)));
+    const candidates = evaluated
+      .map((e) => e.candidate)
+      .filter((c) => !c.cluster.metadata.deleted && c.cluster.status.state === "ONLINE");
+    const scheduled = app.status.scheduled ? Date.parse(app.status.scheduled) : 0;
+    const decision = chooseCluster({
+      candidates,
+      constraints: parseConstraints({
+        labels: app.spec.constraints.cluster.labels,
+        customResources: app.spec.constraints.cluster.custom_resources,
+        metrics: app.spec.constraints.cluster.metrics,
+      }),
+      currentId: current ? current.name : null,
+      recentlyScheduled: Boolean(current) && now - scheduled < this.rescheduleMs,
+      stickiness: this.stickiness,
+      random: this.random,
+    });
+    if (!decision.chosen) {
+      const offline = inNamespace.length - candidates.length;
+      const excluded = [...decision.excluded];
+      if (offline > 0) excluded.push({ id: `${offline} cluster(s)`, reason: "not ONLINE or being deleted" });
+      throw new NoFit(explainNoFit(excluded, `cluster in namespace '${ns}'`));
+    }
+    return decision;
+  }
+
+  /** The scheduler-first handshake (§2.3): a user edit reaches the application controller only now. */
+  private async releaseToController(app: Resource, now: number, signal: AbortSignal): Promise<void> {
+    const triggered = app.status.kube_controller_triggered ? Date.parse(app.status.kube_controller_triggered) : 0;
+    const modified = Date.parse(app.metadata.modified ?? "");
+    const degraded = app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
+    if (triggered >= modified && !degraded) return;
+    const next = structuredClone(app);
+    if (triggered < modified) next.status.kube_controller_triggered = new Date(now).toISOString();
+    if (degraded) this.resetAfterNoFit(next);
+    await this.writeAppStatus(next, signal);
+  }
+
+  private async clearNoFit(app: Resource, signal: AbortSignal): Promise<void> {
+    if (app.status.state !== "DEGRADED" || app.status.reason?.code !== "NO_SUITABLE_RESOURCE") return;
+    const next = structuredClone(app);
+    this.resetAfterNoFit(next);
+    await this.writeAppStatus(next, signal);
+  }
+
+  private resetAfterNoFit(app: Resource): void {
+    app.status.state = app.status.running_on ? "RUNNING" : "PENDING";
+    app.status.reason = null;
+    app.status.retries = app.spec.backoff_limit;
+    app.status.scheduled_retry = null;
+  }
+
+  /** No cluster fits: DEGRADED with a retry time while retries remain (−1: forever), else FAILED. */
+  private async appNoFit(app: Resource, why: string, now: number, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const next = structuredClone(app);
+    const limit: number = app.spec.backoff_limit;
+    let retries: number = app.status.retries ?? limit;
+    const reason = { code: "NO_SUITABLE_RESOURCE", message: why };
+    const sameReason = app.status.reason?.message === why && app.status.state === "DEGRADED";
+    let delayMs: number | undefined;
+    if (limit === -1 || retries > 0) {
+      if (limit > 0) retries--;
+      delayMs = Math.max(1, app.spec.backoff_delay * app.spec.backoff) * 1000;
+      next.status.state = "DEGRADED";
+      next.status.scheduled_retry = new Date(now + delayMs).toISOString();
+    } else next.status.state = "FAILED";
+    next.status.reason = reason;
+    next.status.retries = retries;
+    if (!sameReason) this.ctx.log.warn({ app: keyOf(app), reason: why }, "no cluster fits the application");
+    await this.writeAppStatus(next, signal);
+    return delayMs !== undefined ? { requeueAfterMs: delayMs } : undefined;
+  }
+
+  private async writeAppStatus(app: Resource, signal: AbortSignal): Promise<void> {
+    // Carries the resource_version read: a concurrent write (409) makes the queue retry on fresh data.
+    await this.api(Application).updateStatus(app, { signal });
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Cluster evaluation (shared by every app decision)
+
+  /** The cluster as a candidate: inherited labels and metrics, collected metric values; cached briefly. */
+  private evaluate(cluster: Resource, signal: AbortSignal) {
+    const key = keyOf(cluster);
+    const cloud = this.cloudOf(cluster);
+    const stamp = `${cluster.metadata.resource_version}|${cloud?.metadata.resource_version ?? ""}|${this.epoch}`;
+    const now = Date.now();
+    const cached = this.evaluations.get(key);
+    if (cached && cached.stamp === stamp && now - cached.at < this.evaluationTtlMs) return cached.result;
+    const result = (async () => {
+      const effective = effectiveCluster(cluster, cloud);
+      const collected = await collectMetrics(effective.metrics, cluster.metadata.namespace ?? null, this.catalog, this.cache, signal);
+      const candidate: ClusterCandidate = {
+        id: cluster.metadata.name,
+        kind: "cluster",
+        labels: effective.labels,
+        customResources: cluster.spec.custom_resources,
+        metrics: collected.values,
+        cluster,
+      };
+      this.recordMetricState(cluster, collected.failures);
+      return { candidate, failures: collected.failures };
+    })();
+    this.evaluations.set(key, { stamp, at: now, result });
+    result.catch(() => this.evaluations.delete(key));
+    return result;
+  }
+
+  private cloudOf(cluster: Resource): Resource | undefined {
+    const to: ResourceRef | null = cluster.status.scheduled_to;
+    if (!to) return undefined;
+    if (to.kind === "GlobalCloud") return this.globalClouds.getByName(to.name, null);
+    if (to.kind === "Cloud") return this.clouds.getByName(to.name, to.namespace);
+    return undefined;
+  }
+
+  /**
+   * FAILING_METRICS for an ONLINE cluster whose metrics fail, back to ONLINE once they work; written only
+   * on change (X6), in the background so a decision never waits for it. Other states belong to the
+   * cluster's lifecycle controllers and are left alone; their metric reasons are still recorded.
+   */
+  private recordMetricState(o: Resource, failures: Record<string, Reason>): void {
+    const failing = Object.keys(failures).length > 0;
+    const state = o.status.state;
+    const next = structuredClone(o);
+    next.status.metrics_reasons = failures;
+    if (failing && state === "ONLINE") next.status.state = "FAILING_METRICS";
+    if (!failing && state === "FAILING_METRICS") next.status.state = "ONLINE";
+    if (next.status.state === state && JSON.stringify(o.status.metrics_reasons ?? {}) === JSON.stringify(failures)) return;
+    const def = o.kind === "Cluster" ? Cluster : o.kind === "Cloud" ? Cloud : GlobalCloud;
+    this.api(def)
+      .updateStatus(next)
+      .then(
+        () => this.ctx.log.info({ object: `${o.kind} ${keyOf(o)}`, state: next.status.state, failures }, "metrics state changed"),
+        (err) => {
+          // 409: someone else wrote first; the next evaluation sees their version and decides again.
+          if (!(err instanceof KrakeApiError && err.status === 409))
+            this.ctx.log.warn({ object: keyOf(o), err: (err as Error).message }, "cannot record metrics state");
+        },
+      );
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Clusters → clouds
+
+  private async reconcileCluster(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const cluster = this.clusters.get(key);
+    if (!cluster || !this.needsCloud(cluster)) return;
+    const started = process.hrtime.bigint();
+    const ns = cluster.metadata.namespace!;
+    const constraints = parseConstraints({
+      labels: cluster.spec.constraints.cloud.labels,
+      metrics: cluster.spec.constraints.cloud.metrics,
+    });
+    const excluded: { id: string; reason: string }[] = [];
+    // Namespaced clouds are preferred; global clouds are considered only when none of those fits.
+    for (const [informer, scope] of [
+      [this.clouds, "Cloud"],
+      [this.globalClouds, "GlobalCloud"],
+    ] as const) {
+      const clouds = informer.list().filter((c) => !c.metadata.deleted && (scope === "GlobalCloud" || c.metadata.namespace === ns));
+      const candidates = await Promise.all(
+        clouds.map(async (cloud) => {
+          const collected = await collectMetrics(cloudMetricRefs(cloud), cloud.metadata.namespace ?? null, this.catalog, this.cache, signal);
+          this.recordMetricState(cloud, collected.failures);
+          return { id: `${scope} ${cloud.metadata.name}`, kind: "cloud" as const, labels: cloud.metadata.labels ?? {}, metrics: collected.values, cloud };
+        }),
+      );
+      const decision = chooseCloud(candidates, constraints, this.random);
+      excluded.push(...decision.excluded);
+      if (!decision.chosen) continue;
+      const cloud = decision.chosen.candidate.cloud;
+      this.decisionTime.observe({ kind: "Cluster" }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.decisions.inc({ kind: "Cluster", outcome: "bound" });
+      this.ctx.log.info(
+        { cluster: key, cloud: `${scope} ${cloud.metadata.name}`, scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])) },
+        "scheduled cluster",
+      );
+      const bound = await this.api(Cluster)
+        .action(cluster.metadata.name, "binding", { api: "infrastructure", kind: "CloudBinding", cloud: ref(cloud) }, ns, { signal });
+      if (bound.status.reason?.code === "NO_SUITABLE_RESOURCE") {
+        const next = structuredClone(bound);
+        next.status.reason = null;
+        await this.api(Cluster).updateStatus(next, { signal });
+      }
+      return;
+    }
+    // Nothing fits: stay PENDING with the reason and retry (Krake made this terminal: defect X29). A new or
+    // changed cloud re-queues the cluster at once.
+    this.decisions.inc({ kind: "Cluster", outcome: "no_fit" });
+    const why = explainNoFit(excluded, "cloud");
+    if (cluster.status.reason?.message !== why) {
+      this.ctx.log.warn({ cluster: key, reason: why }, "no cloud fits the cluster");
+      const next = structuredClone(cluster);
+      next.status.reason = { code: "NO_SUITABLE_RESOURCE", message: why };
+      await this.api(Cluster).updateStatus(next, { signal });
+    }
+    return { requeueAfterMs: 30_000 };
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;

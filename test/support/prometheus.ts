@@ -1,0 +1,365 @@
+/**
+ * A real, throw-away Prometheus for tests: `/usr/bin/prometheus` (Debian's 2.42) on a free loopback port,
+ * with a temp config and temp TSDB, scraping exporters the test serves itself. Never port 9090 and never
+ * Debian's system service: everything it needs is passed on the command line.
+ *
+ * Cleanup mirrors test/support/etcd.ts. Prometheus runs in its own process group (detached), so stop()
+ * kills the group, and a process 'exit' hook does the same if a test never calls stop(). For a test process
+ * killed by a signal (no 'exit' hook then) a watchdog shell reads a pipe from us and, on EOF, kills the group
+ * and removes the temp dir. The child and its pipes are unref'd so a forgotten stop() cannot hang node.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { constants as fsConstants, rmSync } from "node:fs";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const PROMETHEUS_BIN = "/usr/bin/prometheus";
+/** Prometheus' default port, and Debian's service: a test must never talk to (or clash with) that one. */
+const SYSTEM_PROMETHEUS_PORT = 9090;
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 5_000;
+const STDERR_TAIL_LINES = 40;
+const POLL_PAUSE_MS = 50;
+
+export interface TestPrometheus {
+  /** `http://127.0.0.1:PORT`, what a MetricsProvider spec's `prometheus.url` holds. */
+  url: string;
+  /** SIGTERM to the process group (SIGKILL after a grace period), waits for the exit, removes temp files. */
+  stop(): Promise<void>;
+}
+
+export interface StartPrometheusOptions {
+  /** `host:port` of the exporters to scrape, all in one job. */
+  targets: string[];
+  /** Seconds between scrapes: short, so a changed value is visible quickly. */
+  scrapeIntervalSeconds?: number;
+  jobName?: string;
+}
+
+const live = new Set<{ child: ChildProcess; dir: string }>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const { child, dir } of live) {
+      killGroup(child, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** A loopback port nobody listens on right now (and not 9090); for Prometheus and for "provider down". */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = createServer();
+      s.once("error", reject);
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === "string") throw new Error("unexpected listener address");
+    if (address.port !== SYSTEM_PROMETHEUS_PORT) return address.port;
+  }
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined, or fails after `timeoutMs` with the last
+ * thing the probe saw. The pause between probes is politeness, not synchronisation: the condition decides.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  describeLast: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await probe();
+    if (result !== undefined) return result;
+    if (Date.now() >= deadline) {
+      const last = describeLast();
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last: ${last})` : ""}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_PAUSE_MS));
+  }
+}
+
+/**
+ * Waits until Prometheus has scraped something that makes `query` yield at least one sample. Uses the raw
+ * HTTP API, not the code under test, so a bug there cannot make the wait itself pass or hang oddly.
+ */
+export async function waitForSamples(
+  prometheus: TestPrometheus,
+  query: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  let last = "no answer yet";
+  await waitFor(
+    `Prometheus to have samples for ${query}`,
+    async () => {
+      try {
+        const url = `${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}`;
+        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        const body = await res.text();
+        last = `HTTP ${res.status}: ${body.slice(0, 300)}`;
+        const answer = JSON.parse(body) as { data?: { result?: unknown[] } };
+        return (answer.data?.result?.length ?? 0) > 0 ? true : undefined;
+      } catch (err) {
+        last = String(err);
+        return undefined;
+      }
+    },
+    timeoutMs,
+    () => last,
+  );
+}
+
+class PrometheusProcess {
+  private readonly stderrTail: string[] = [];
+  readonly exited: Promise<void>;
+  exitedYet = false;
+  private readonly entry: { child: ChildProcess; dir: string };
+  private readonly watchdog: ChildProcess;
+
+  constructor(
+    readonly child: ChildProcess,
+    dir: string,
+  ) {
+    this.entry = { child, dir };
+    live.add(this.entry);
+    let partial = "";
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      this.stderrTail.push(...lines);
+      if (this.stderrTail.length > STDERR_TAIL_LINES)
+        this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once("exit", () => {
+        this.exitedYet = true;
+        live.delete(this.entry);
+        resolve();
+      });
+    });
+    // The group id is Prometheus' pid; it stays ours until we reap Prometheus, and stop() kills the
+    // watchdog before that, so the watchdog can never signal an unrelated group. `kill -9 -PGID`, not
+    // `kill -9 -- -PGID`: dash, Debian's /bin/sh, rejects the `--`.
+    this.watchdog = spawn(
+      "/bin/sh",
+      [
+        "-c",
+        'read -r _; kill -9 -"$1" 2>/dev/null; rm -rf "$2"',
+        "prometheus-watchdog",
+        String(child.pid),
+        dir,
+      ],
+      { stdio: ["pipe", "ignore", "ignore"] },
+    );
+    this.watchdog.on("error", () => undefined);
+    this.watchdog.stdin?.on("error", () => undefined);
+    this.watchdog.unref();
+    (this.watchdog.stdin as Socket | null)?.unref();
+    child.unref();
+    (child.stderr as Socket | null)?.unref();
+  }
+
+  stderr(): string {
+    return this.stderrTail.join("\n");
+  }
+
+  async stop(): Promise<void> {
+    this.watchdog.kill("SIGKILL");
+    if (this.exitedYet) return;
+    // Waiting on an unref'd child alone would let node exit mid-stop.
+    this.child.ref();
+    killGroup(this.child, "SIGTERM");
+    const timer = setTimeout(() => killGroup(this.child, "SIGKILL"), STOP_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function configYaml(opts: StartPrometheusOptions): string {
+  const interval = `${opts.scrapeIntervalSeconds ?? 1}s`;
+  // scrape_timeout must not exceed the interval, and the 10 s default would with a 1 s interval.
+  return [
+    "global:",
+    `  scrape_interval: ${interval}`,
+    `  scrape_timeout: ${interval}`,
+    `  evaluation_interval: ${interval}`,
+    "scrape_configs:",
+    `  - job_name: ${JSON.stringify(opts.jobName ?? "krake-test-exporter")}`,
+    "    static_configs:",
+    `      - targets: ${JSON.stringify(opts.targets)}`,
+    "",
+  ].join("\n");
+}
+
+async function spawnPrometheus(dir: string, port: number): Promise<PrometheusProcess> {
+  const child = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    // detached: its own process group, so stop() and the watchdog can kill it as a group.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  return new PrometheusProcess(child, dir);
+}
+
+/** Polls /-/ready (200 once the TSDB is open and the config loaded); fails early if Prometheus exits. */
+async function waitReady(proc: PrometheusProcess, url: string): Promise<void> {
+  let last = "no answer yet";
+  await waitFor(
+    `Prometheus at ${url} to be ready`,
+    async () => {
+      if (proc.exitedYet) throw new Error(`prometheus exited during startup:\n${proc.stderr()}`);
+      try {
+        const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+        last = `HTTP ${res.status}: ${(await res.text()).trim()}`;
+        return res.ok ? true : undefined;
+      } catch (err) {
+        last = String(err);
+        return undefined;
+      }
+    },
+    READY_TIMEOUT_MS,
+    () => `${last}\n${proc.stderr()}`,
+  );
+}
+
+export async function startPrometheus(opts: StartPrometheusOptions): Promise<TestPrometheus> {
+  try {
+    await access(PROMETHEUS_BIN, fsConstants.X_OK);
+  } catch {
+    throw new Error(
+      `${PROMETHEUS_BIN} not found: the Prometheus integration tests need it. Install it with ` +
+        "`apt-get install -y --no-install-recommends prometheus` (npm test does that itself when run as root).",
+    );
+  }
+  installExitHook();
+  const dir = await mkdtemp(join(tmpdir(), "krake-prometheus-test-"));
+  let proc: PrometheusProcess | undefined;
+  let url = "";
+  try {
+    await writeFile(join(dir, "prometheus.yml"), configYaml(opts));
+    // A free port can be taken between our probe and Prometheus' bind; try a fresh one then.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      proc = await spawnPrometheus(dir, port);
+      try {
+        await waitReady(proc, url);
+        break;
+      } catch (err) {
+        await proc.stop();
+        const portClash = /address already in use/.test(`${String(err)}\n${proc.stderr()}`);
+        if (!portClash || attempt >= 3) throw err;
+      }
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const running = proc;
+  let stopped = false;
+  return {
+    url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await running.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestExporter {
+  /** `127.0.0.1:PORT`, a Prometheus scrape target. */
+  target: string;
+  /** Replaces what the next scrape sees (text exposition format, one `name{labels} value` per line). */
+  expose(text: string): void;
+  close(): Promise<void>;
+}
+
+/** A minimal exporter serving whatever the test last set, in Prometheus' text exposition format. */
+export async function startExporter(initial: string): Promise<TestExporter> {
+  let exposition = initial;
+  const server: HttpServer = createHttpServer((req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    res.end(exposition.endsWith("\n") ? exposition : `${exposition}\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("unexpected listener address");
+  return {
+    target: `127.0.0.1:${address.port}`,
+    expose(text) {
+      exposition = text;
+    },
+    async close() {
+      // Prometheus keeps its scrape connection alive; without this close() would wait for it to idle out.
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A server that accepts connections and never answers, to prove a timeout is honoured. close() also
+ * destroys the held sockets, or the server would never finish closing.
+ */
+export async function startSilentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("unexpected listener address");
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
