@@ -61,19 +61,14 @@ describe("WorkQueue", () => {
     low.shutDown();
   });
 
-  it("the token bucket limits how fast keys are handed out", async () => {
-    let now = 0;
-    const q = new WorkQueue({ ratePerSecond: 10, burst: 2, now: () => now });
-    for (const k of ["a", "b", "c"]) q.add(k);
-    assert.equal(await q.get(), "a");
-    assert.equal(await q.get(), "b");
-    let third: string | undefined;
-    const pending = q.get().then((k) => (third = k));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(third, undefined, "the burst is spent");
-    now += 100;
-    await pending;
-    assert.equal(third, "c");
+  it("retries share one budget (token bucket); fresh adds are never throttled", () => {
+    const now = 0;
+    const q = new WorkQueue({ ratePerSecond: 10, burst: 2, baseDelayMs: 1, random: () => 0, now: () => now });
+    const delays = ["a", "b", "c", "d"].map((k) => q.addRateLimited(k));
+    assert.deepEqual(delays, [1, 1, 100, 200], "the third and fourth retry wait for tokens");
+    for (let i = 0; i < 1000; i++) q.add(`fresh-${i}`);
+    assert.equal(q.length, 1000);
+    q.shutDown();
   });
 
   it("shutDown wakes waiting workers with undefined; an aborted signal too", async () => {

@@ -1,15 +1,15 @@
 /**
  * The work queue every controller drains: keys (not objects) so a worker always reads the newest state,
  * de-duplicated, serialised per key (never two workers on one key), with per-key exponential backoff and
- * jitter for failures, delayed adds whose earliest deadline wins, and an overall rate limit that protects
- * the API from a controller in a retry storm.
+ * jitter for failures, delayed adds whose earliest deadline wins, and an overall rate limit on retries
+ * that protects the API from a controller in a retry storm (fresh work is never throttled).
  */
 
 export interface QueueOptions {
   /** First retry delay after a failure; doubles per consecutive failure. */
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Sustained keys per second handed to workers (token bucket); 0 disables. */
+  /** Sustained retries per second over all keys (token bucket); 0 disables. */
   ratePerSecond?: number;
   burst?: number;
   /** Randomness for jitter, injectable for tests. */
@@ -78,13 +78,17 @@ export class WorkQueue<K extends string = string> {
     return this.delayed.get(key)?.at;
   }
 
-  /** Re-queues after a failure with exponential backoff and full jitter; returns the delay chosen. */
+  /**
+   * Re-queues after a failure with exponential backoff and jitter, and no sooner than the overall retry
+   * budget allows; returns the delay chosen.
+   */
   addRateLimited(key: K): number {
     const failures = this.failureCounts.get(key) ?? 0;
     this.failureCounts.set(key, failures + 1);
     const ceiling = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(failures, 30));
     // Half fixed, half random: spreads retries of many keys failing together, never retries at once.
-    const delay = Math.round(ceiling / 2 + (this.opts.random() * ceiling) / 2);
+    const backoff = Math.round(ceiling / 2 + (this.opts.random() * ceiling) / 2);
+    const delay = Math.max(backoff, this.reserveToken());
     this.addAfter(key, delay);
     return delay;
   }
@@ -103,11 +107,6 @@ export class WorkQueue<K extends string = string> {
     for (;;) {
       if (this.closed || signal?.aborted) return undefined;
       if (this.ready.length > 0) {
-        const wait = this.takeToken();
-        if (wait > 0) {
-          await this.sleep(wait, signal);
-          continue;
-        }
         const key = this.ready.shift()!;
         this.dirty.delete(key);
         this.processing.add(key);
@@ -155,8 +154,8 @@ export class WorkQueue<K extends string = string> {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  /** 0 when a token was taken, else how long until one is available. */
-  private takeToken(): number {
+  /** Takes a retry token, possibly one that only becomes available later: how long until then. */
+  private reserveToken(): number {
     if (this.opts.ratePerSecond <= 0) return 0;
     const now = this.opts.now();
     this.tokens = Math.min(
@@ -164,22 +163,7 @@ export class WorkQueue<K extends string = string> {
       this.tokens + ((now - this.lastRefill) / 1000) * this.opts.ratePerSecond,
     );
     this.lastRefill = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / this.opts.ratePerSecond) * 1000);
-  }
-
-  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      }
-      signal?.addEventListener("abort", done, { once: true });
-    });
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.opts.ratePerSecond) * 1000);
   }
 }

@@ -11,7 +11,10 @@ export interface ControllerSettings {
 export const CONTROLLER_NAMES = ["scheduler", "gc"] as const;
 export type ControllerName = (typeof CONTROLLER_NAMES)[number];
 
-export function controllerFactory(name: ControllerName, settings: ControllerSettings = {}): ControllerFactory {
+export function controllerFactory(
+  name: ControllerName,
+  settings: ControllerSettings = {},
+): ControllerFactory {
   switch (name) {
     case "scheduler":
       return (ctx) => new Scheduler(ctx, { workers: settings.workers, ...settings.scheduler });

@@ -22,7 +22,7 @@ let cp: ControlPlane;
 before(async () => {
   // A short reschedule interval so that metric-driven migration is observable in a test.
   cp = await startControlPlane(["scheduler", "gc"], {
-    scheduler: { rescheduleAfterSeconds: 1, evaluationTtlMs: 0 },
+    scheduler: { rescheduleAfterSeconds: 1, metricsTtlMs: 0 },
   });
 });
 after(() => cp.close());

@@ -27,7 +27,7 @@ import {
   Metric,
   MetricsProvider,
 } from "../../resources/registry.js";
-import { collectMetrics, type MetricCatalog, type Reason } from "./collect.js";
+import { MetricValues, type Collected, type MetricCatalog, type Reason } from "./collect.js";
 import { cloudMetricRefs, effectiveCluster } from "./inherit.js";
 import {
   chooseCloud,
@@ -36,6 +36,7 @@ import {
   parseConstraints,
   type Candidate,
   type Decision,
+  type MetricRef,
 } from "./select.js";
 
 export interface SchedulerOptions {
@@ -44,20 +45,26 @@ export interface SchedulerOptions {
   /** Score bonus of the current cluster, a migration-cost threshold (Krake: 0.1). */
   stickiness?: number;
   workers?: number;
-  /** How long a cluster's evaluated labels and metrics are reused across decisions. */
-  evaluationTtlMs?: number;
+  /** How long a metric value is used before it is fetched again (served stale meanwhile). */
+  metricsTtlMs?: number;
   metricsCache?: MetricsCache;
   random?: () => number;
+  /** Called with every application decision's duration in ms (benchmarks; the histogram is coarser). */
+  onDecision?: (ms: number) => void;
 }
 
 interface ClusterCandidate extends Candidate {
   cluster: Resource;
 }
 
+/** A cluster's labels and metric refs with cloud inheritance applied, valid while neither changes. */
 interface Evaluation {
   stamp: string;
-  at: number;
-  result: Promise<{ candidate: ClusterCandidate; failures: Record<string, Reason> }>;
+  labels: Record<string, string>;
+  metrics: MetricRef[];
+  /** Its metric values, valid while MetricValues.generation equals `generation`. */
+  collected: Collected | null;
+  generation: number;
 }
 
 class NoFit extends Error {}
@@ -69,7 +76,9 @@ const ref = (o: Resource): ResourceRef => ({
   name: o.metadata.name,
 });
 const sameRef = (a: ResourceRef | null | undefined, b: ResourceRef | null | undefined) =>
-  Boolean(a && b && a.kind === b.kind && a.name === b.name && (a.namespace ?? null) === (b.namespace ?? null));
+  Boolean(
+    a && b && a.kind === b.kind && a.name === b.name && (a.namespace ?? null) === (b.namespace ?? null),
+  );
 
 export class Scheduler extends Controller {
   readonly name = "scheduler";
@@ -78,19 +87,23 @@ export class Scheduler extends Controller {
   private readonly clouds;
   private readonly globalClouds;
   private readonly catalogInformers;
-  private readonly catalog: MetricCatalog;
   private readonly appQueue;
   private readonly clusterQueue;
   private readonly cache: MetricsCache;
   private readonly evaluations = new Map<string, Evaluation>();
-  /** Bumped when any metric, provider or cloud changes: every cached evaluation is then stale. */
-  private epoch = 0;
+  private readonly values: MetricValues;
+  /** Bumped by every cluster or cloud event: cached candidate lists are then stale. */
+  private clusterVersion = 0;
+  private readonly byNamespace = new Map<
+    string,
+    { version: number; generation: number; list: ClusterCandidate[] }
+  >();
   /** Apps to look at now even if their DEGRADED retry is later: a new candidate appeared. */
   private readonly nudged = new Set<string>();
   private readonly rescheduleMs: number;
   private readonly stickiness: number;
-  private readonly evaluationTtlMs: number;
   private readonly random: () => number;
+  private readonly onDecision?: (ms: number) => void;
   private readonly decisionTime: Histogram;
   private readonly decisions: Counter;
 
@@ -98,8 +111,8 @@ export class Scheduler extends Controller {
     super(ctx);
     this.rescheduleMs = (options.rescheduleAfterSeconds ?? 60) * 1000;
     this.stickiness = options.stickiness ?? 0.1;
-    this.evaluationTtlMs = options.evaluationTtlMs ?? 2000;
     this.random = options.random ?? Math.random;
+    this.onDecision = options.onDecision;
     this.cache = options.metricsCache ?? new MetricsCache();
     const log = ctx.log;
     this.apps = this.informer(new Informer(ctx.client, Application, { log }));
@@ -113,29 +126,39 @@ export class Scheduler extends Controller {
       globalProviders: this.informer(new Informer(ctx.client, GlobalMetricsProvider, { log })),
     };
     const c = this.catalogInformers;
-    this.catalog = {
+    const catalog: MetricCatalog = {
       metric: (name, ns) => c.metrics.getByName(name, ns),
       globalMetric: (name) => c.globalMetrics.getByName(name, null),
       provider: (name, ns) => c.providers.getByName(name, ns),
       globalProvider: (name) => c.globalProviders.getByName(name, null),
     };
+    this.values = new MetricValues(catalog, this.cache, options.metricsTtlMs ?? 5_000);
     const workers = options.workers ?? 5;
     this.appQueue = this.loop("applications", (key, signal) => this.reconcileApp(key, signal), { workers });
-    this.clusterQueue = this.loop("clusters", (key, signal) => this.reconcileCluster(key, signal), { workers });
+    this.clusterQueue = this.loop("clusters", (key, signal) => this.reconcileCluster(key, signal), {
+      workers,
+    });
     this.decisionTime = ctx.metrics.histogram(
       "krake_scheduler_decision_duration_seconds",
       "Time from picking up an object to the scheduling decision",
     );
-    this.decisions = ctx.metrics.counter("krake_scheduler_decisions_total", "Scheduling decisions by outcome");
+    this.decisions = ctx.metrics.counter(
+      "krake_scheduler_decisions_total",
+      "Scheduling decisions by outcome",
+    );
 
     this.apps.on({ add: (a) => this.appChanged(a), update: (_old, a) => this.appChanged(a) });
     this.clusters.on({
       add: (c) => this.clusterChanged(c),
       update: (old, c) => this.clusterChanged(c, old),
-      delete: (c) => this.evaluations.delete(keyOf(c)),
+      delete: (c) => {
+        this.clusterVersion++;
+        this.evaluations.delete(keyOf(c));
+      },
     });
     const catalogChanged = () => {
-      this.epoch++;
+      this.clusterVersion++;
+      this.values.invalidate();
       this.nudgeUnplacedApps(null);
       for (const c of this.clusters.list()) if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
     };
@@ -152,7 +175,9 @@ export class Scheduler extends Controller {
   private appChanged(app: Resource): void {
     if (app.metadata.deleted || app.status.state === "FAILED") return;
     const key = keyOf(app);
-    const triggered = app.status.kube_controller_triggered ? Date.parse(app.status.kube_controller_triggered) : 0;
+    const triggered = app.status.kube_controller_triggered
+      ? Date.parse(app.status.kube_controller_triggered)
+      : 0;
     const settled = app.status.scheduled_to && triggered >= Date.parse(app.metadata.modified ?? "");
     if (!settled || app.status.state === "DEGRADED") this.appQueue.add(key);
     else if (app.spec.constraints.migration !== false) this.appQueue.addAfter(key, this.rescheduleMs);
@@ -164,9 +189,14 @@ export class Scheduler extends Controller {
   }
 
   private clusterChanged(c: Resource, old?: Resource): void {
+    this.clusterVersion++;
     if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
     // A cluster that became usable, or whose labels or metrics changed, may be where a waiting app fits.
-    if (!old || old.status.state !== c.status.state || old.metadata.resource_version !== c.metadata.resource_version) {
+    if (
+      !old ||
+      old.status.state !== c.status.state ||
+      old.metadata.resource_version !== c.metadata.resource_version
+    ) {
       this.nudgeUnplacedApps(c.metadata.namespace);
     }
   }
@@ -216,7 +246,9 @@ export class Scheduler extends Controller {
       this.decisionTime.observe({ kind: "Application" }, Number(process.hrtime.bigint() - started) / 1e9);
       return this.appNoFit(app, err.message, now, signal);
     }
-    this.decisionTime.observe({ kind: "Application" }, Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.decisionTime.observe({ kind: "Application" }, seconds);
+    this.onDecision?.(seconds * 1000);
     const chosen = decision.chosen!.candidate.cluster;
     const target = ref(chosen);
     const current = app.status.scheduled_to;
@@ -235,14 +267,23 @@ export class Scheduler extends Controller {
         },
         current ? "migrating application" : "scheduled application",
       );
-      const bound = await this.api(Application)
-        .action(app.metadata.name, "binding", { api: "kubernetes", kind: "ClusterBinding", cluster: target }, app.metadata.namespace, { signal });
+      const bound = await this.api(Application).action(
+        app.metadata.name,
+        "binding",
+        { api: "kubernetes", kind: "ClusterBinding", cluster: target },
+        app.metadata.namespace,
+        { signal },
+      );
       await this.clearNoFit(bound, signal);
     }
     return migration ? { requeueAfterMs: this.rescheduleMs } : undefined;
   }
 
-  private async decideApp(app: Resource, now: number, signal: AbortSignal): Promise<Decision<ClusterCandidate>> {
+  private async decideApp(
+    app: Resource,
+    now: number,
+    signal: AbortSignal,
+  ): Promise<Decision<ClusterCandidate>> {
     const ns = app.metadata.namespace!;
     const current: ResourceRef | null = app.status.scheduled_to;
     const inNamespace = this.clusters.list().filter((c) => c.metadata.namespace === ns);
@@ -250,17 +291,13 @@ export class Scheduler extends Controller {
     if (current && app.spec.constraints.migration === false) {
       const cur = inNamespace.find((c) => c.metadata.name === current.name && !c.metadata.deleted);
       if (cur) {
-        const candidate = (await this.evaluate(cur, signal)).candidate;
+        const [candidate] = await this.candidates([cur], signal);
         return { chosen: { candidate, score: NaN }, scores: [], excluded: [], kept: true };
       }
     }
-    // Every cluster is evaluated, not only ONLINE ones: that is how a FAILING_METRICS cluster recovers.
-    const evaluated = await Promise.all(inNamespace.map((c) => this.evaluate(c, signal)));
-    const candidates = evaluated
-      .map((e) => e.candidate)
-      .filter((c) => !c.cluster.metadata.deleted && c.cluster.status.state === "ONLINE");
+    const candidates = await this.onlineCandidates(ns, inNamespace, signal);
     const scheduled = app.status.scheduled ? Date.parse(app.status.scheduled) : 0;
-    const decision = chooseCluster({
+    const input = {
       candidates,
       constraints: parseConstraints({
         labels: app.spec.constraints.cluster.labels,
@@ -271,7 +308,10 @@ export class Scheduler extends Controller {
       recentlyScheduled: Boolean(current) && now - scheduled < this.rescheduleMs,
       stickiness: this.stickiness,
       random: this.random,
-    });
+    };
+    let decision = chooseCluster({ ...input, explain: false });
+    // Reasons are worth their cost only when they are shown.
+    if (!decision.chosen) decision = chooseCluster(input);
     if (!decision.chosen) {
       const offline = inNamespace.length - candidates.length;
       const excluded = [...decision.excluded];
@@ -283,7 +323,9 @@ export class Scheduler extends Controller {
 
   /** The scheduler-first handshake (§2.3): a user edit reaches the application controller only now. */
   private async releaseToController(app: Resource, now: number, signal: AbortSignal): Promise<void> {
-    const triggered = app.status.kube_controller_triggered ? Date.parse(app.status.kube_controller_triggered) : 0;
+    const triggered = app.status.kube_controller_triggered
+      ? Date.parse(app.status.kube_controller_triggered)
+      : 0;
     const modified = Date.parse(app.metadata.modified ?? "");
     const degraded = app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
     if (triggered >= modified && !degraded) return;
@@ -308,7 +350,12 @@ export class Scheduler extends Controller {
   }
 
   /** No cluster fits: DEGRADED with a retry time while retries remain (−1: forever), else FAILED. */
-  private async appNoFit(app: Resource, why: string, now: number, signal: AbortSignal): Promise<ReconcileResult | void> {
+  private async appNoFit(
+    app: Resource,
+    why: string,
+    now: number,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult | void> {
     const next = structuredClone(app);
     const limit: number = app.spec.backoff_limit;
     let retries: number = app.status.retries ?? limit;
@@ -336,31 +383,83 @@ export class Scheduler extends Controller {
   // -------------------------------------------------------------------------------------------------------
   // Cluster evaluation (shared by every app decision)
 
-  /** The cluster as a candidate: inherited labels and metrics, collected metric values; cached briefly. */
-  private evaluate(cluster: Resource, signal: AbortSignal) {
+  /**
+   * The ONLINE candidates of a namespace, rebuilt only when a cluster, a cloud or a metric value changed:
+   * a burst of applications shares one evaluation instead of redoing it per app. Every cluster is
+   * evaluated, not only ONLINE ones: that is how a FAILING_METRICS cluster recovers.
+   */
+  private async onlineCandidates(
+    ns: string,
+    clusters: Resource[],
+    signal: AbortSignal,
+  ): Promise<ClusterCandidate[]> {
+    this.values.refreshStale(signal);
+    const cached = this.byNamespace.get(ns);
+    if (cached && cached.version === this.clusterVersion && cached.generation === this.values.generation)
+      return cached.list;
+    const version = this.clusterVersion;
+    const generation = this.values.generation;
+    const list = (await this.candidates(clusters, signal)).filter(
+      (c) => !c.cluster.metadata.deleted && c.cluster.status.state === "ONLINE",
+    );
+    this.byNamespace.set(ns, { version, generation, list });
+    return list;
+  }
+
+  /** Clusters as candidates: inherited labels and metrics with their values, synchronous when all known. */
+  private async candidates(clusters: Resource[], signal: AbortSignal): Promise<ClusterCandidate[]> {
+    this.values.refreshStale(signal);
+    const out: ClusterCandidate[] = [];
+    const waiting: Promise<void>[] = [];
+    for (const cluster of clusters) {
+      const ev = this.evaluation(cluster);
+      const ns = cluster.metadata.namespace ?? null;
+      const make = (collected: Collected): ClusterCandidate => {
+        this.recordMetricState(cluster, collected.failures);
+        return {
+          id: cluster.metadata.name,
+          kind: "cluster",
+          labels: ev.labels,
+          customResources: cluster.spec.custom_resources,
+          metrics: collected.values,
+          cluster,
+        };
+      };
+      if (ev.collected && ev.generation === this.values.generation) {
+        out.push(make(ev.collected));
+        continue;
+      }
+      const generation = this.values.generation;
+      const ready = this.values.collectIfReady(ev.metrics, ns, signal);
+      if (ready) {
+        ev.collected = ready;
+        ev.generation = generation;
+        out.push(make(ready));
+      } else {
+        const slot = out.push(null!) - 1;
+        waiting.push(this.values.collect(ev.metrics, ns, signal).then((c) => void (out[slot] = make(c))));
+      }
+    }
+    if (waiting.length) await Promise.all(waiting);
+    return out;
+  }
+
+  private evaluation(cluster: Resource): Evaluation {
     const key = keyOf(cluster);
     const cloud = this.cloudOf(cluster);
-    const stamp = `${cluster.metadata.resource_version}|${cloud?.metadata.resource_version ?? ""}|${this.epoch}`;
-    const now = Date.now();
+    const stamp = `${cluster.metadata.resource_version}|${cloud?.metadata.resource_version ?? ""}`;
     const cached = this.evaluations.get(key);
-    if (cached && cached.stamp === stamp && now - cached.at < this.evaluationTtlMs) return cached.result;
-    const result = (async () => {
-      const effective = effectiveCluster(cluster, cloud);
-      const collected = await collectMetrics(effective.metrics, cluster.metadata.namespace ?? null, this.catalog, this.cache, signal);
-      const candidate: ClusterCandidate = {
-        id: cluster.metadata.name,
-        kind: "cluster",
-        labels: effective.labels,
-        customResources: cluster.spec.custom_resources,
-        metrics: collected.values,
-        cluster,
-      };
-      this.recordMetricState(cluster, collected.failures);
-      return { candidate, failures: collected.failures };
-    })();
-    this.evaluations.set(key, { stamp, at: now, result });
-    result.catch(() => this.evaluations.delete(key));
-    return result;
+    if (cached && cached.stamp === stamp) return cached;
+    const effective = effectiveCluster(cluster, cloud);
+    const ev: Evaluation = {
+      stamp,
+      labels: effective.labels,
+      metrics: effective.metrics,
+      collected: null,
+      generation: -1,
+    };
+    this.evaluations.set(key, ev);
+    return ev;
   }
 
   private cloudOf(cluster: Resource): Resource | undefined {
@@ -379,20 +478,34 @@ export class Scheduler extends Controller {
   private recordMetricState(o: Resource, failures: Record<string, Reason>): void {
     const failing = Object.keys(failures).length > 0;
     const state = o.status.state;
+    // The common case, checked without serialising anything: nothing failed, nothing was failing.
+    if (!failing && state !== "FAILING_METRICS" && Object.keys(o.status.metrics_reasons ?? {}).length === 0)
+      return;
     const next = structuredClone(o);
     next.status.metrics_reasons = failures;
     if (failing && state === "ONLINE") next.status.state = "FAILING_METRICS";
     if (!failing && state === "FAILING_METRICS") next.status.state = "ONLINE";
-    if (next.status.state === state && JSON.stringify(o.status.metrics_reasons ?? {}) === JSON.stringify(failures)) return;
+    if (
+      next.status.state === state &&
+      JSON.stringify(o.status.metrics_reasons ?? {}) === JSON.stringify(failures)
+    )
+      return;
     const def = o.kind === "Cluster" ? Cluster : o.kind === "Cloud" ? Cloud : GlobalCloud;
     this.api(def)
       .updateStatus(next)
       .then(
-        () => this.ctx.log.info({ object: `${o.kind} ${keyOf(o)}`, state: next.status.state, failures }, "metrics state changed"),
+        () =>
+          this.ctx.log.info(
+            { object: `${o.kind} ${keyOf(o)}`, state: next.status.state, failures },
+            "metrics state changed",
+          ),
         (err) => {
           // 409: someone else wrote first; the next evaluation sees their version and decides again.
           if (!(err instanceof KrakeApiError && err.status === 409))
-            this.ctx.log.warn({ object: keyOf(o), err: (err as Error).message }, "cannot record metrics state");
+            this.ctx.log.warn(
+              { object: keyOf(o), err: (err as Error).message },
+              "cannot record metrics state",
+            );
         },
       );
   }
@@ -415,12 +528,24 @@ export class Scheduler extends Controller {
       [this.clouds, "Cloud"],
       [this.globalClouds, "GlobalCloud"],
     ] as const) {
-      const clouds = informer.list().filter((c) => !c.metadata.deleted && (scope === "GlobalCloud" || c.metadata.namespace === ns));
+      const clouds = informer
+        .list()
+        .filter((c) => !c.metadata.deleted && (scope === "GlobalCloud" || c.metadata.namespace === ns));
       const candidates = await Promise.all(
         clouds.map(async (cloud) => {
-          const collected = await collectMetrics(cloudMetricRefs(cloud), cloud.metadata.namespace ?? null, this.catalog, this.cache, signal);
+          const collected = await this.values.collect(
+            cloudMetricRefs(cloud),
+            cloud.metadata.namespace ?? null,
+            signal,
+          );
           this.recordMetricState(cloud, collected.failures);
-          return { id: `${scope} ${cloud.metadata.name}`, kind: "cloud" as const, labels: cloud.metadata.labels ?? {}, metrics: collected.values, cloud };
+          return {
+            id: `${scope} ${cloud.metadata.name}`,
+            kind: "cloud" as const,
+            labels: cloud.metadata.labels ?? {},
+            metrics: collected.values,
+            cloud,
+          };
         }),
       );
       const decision = chooseCloud(candidates, constraints, this.random);
@@ -430,11 +555,20 @@ export class Scheduler extends Controller {
       this.decisionTime.observe({ kind: "Cluster" }, Number(process.hrtime.bigint() - started) / 1e9);
       this.decisions.inc({ kind: "Cluster", outcome: "bound" });
       this.ctx.log.info(
-        { cluster: key, cloud: `${scope} ${cloud.metadata.name}`, scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])) },
+        {
+          cluster: key,
+          cloud: `${scope} ${cloud.metadata.name}`,
+          scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])),
+        },
         "scheduled cluster",
       );
-      const bound = await this.api(Cluster)
-        .action(cluster.metadata.name, "binding", { api: "infrastructure", kind: "CloudBinding", cloud: ref(cloud) }, ns, { signal });
+      const bound = await this.api(Cluster).action(
+        cluster.metadata.name,
+        "binding",
+        { api: "infrastructure", kind: "CloudBinding", cloud: ref(cloud) },
+        ns,
+        { signal },
+      );
       if (bound.status.reason?.code === "NO_SUITABLE_RESOURCE") {
         const next = structuredClone(bound);
         next.status.reason = null;

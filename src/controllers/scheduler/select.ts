@@ -57,6 +57,18 @@ export function parseConstraints(c: Constraints): ParsedConstraints {
   };
 }
 
+/** Whether the candidate satisfies every constraint; the allocation-free twin of mismatch(). */
+export function matches(candidate: Candidate, constraints: ParsedConstraints): boolean {
+  for (const { c } of constraints.labels) if (!matchesLabels(c, candidate.labels)) return false;
+  for (const crd of constraints.customResources)
+    if (!(candidate.customResources ?? []).includes(crd)) return false;
+  for (const { c } of constraints.metrics) {
+    const m = candidate.metrics?.find((v) => v.name === c.metric);
+    if (!m || !matchesMetric(c, m.value)) return false;
+  }
+  return true;
+}
+
 /** null when the candidate satisfies every constraint, else why not (the first constraint that failed). */
 export function mismatch(candidate: Candidate, constraints: ParsedConstraints): string | null {
   for (const { text, c } of constraints.labels) {
@@ -139,13 +151,24 @@ export interface ClusterChoiceInput<T extends Candidate> {
   recentlyScheduled: boolean;
   stickiness: number;
   random?: () => number;
+  /**
+   * Say why each excluded candidate was excluded. Off, `excluded` holds only ids (reason ""): the reasons
+   * cost a string per candidate and are only needed when nothing fits.
+   */
+  explain?: boolean;
 }
 
 /** Application → Cluster (§2.4): filter, then the guard, then rank clusters with metrics first. */
 export function chooseCluster<T extends Candidate>(input: ClusterChoiceInput<T>): Decision<T> {
   const excluded: { id: string; reason: string }[] = [];
   const matching: T[] = [];
+  const explain = input.explain !== false;
   for (const c of input.candidates) {
+    if (!explain) {
+      if (matches(c, input.constraints)) matching.push(c);
+      else excluded.push({ id: c.id, reason: "" });
+      continue;
+    }
     const why = mismatch(c, input.constraints);
     if (why) excluded.push({ id: c.id, reason: why });
     else matching.push(c);
