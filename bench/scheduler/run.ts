@@ -36,10 +36,20 @@ const CLUSTERS = flag("--clusters", quick ? 100 : 1000);
 const APPS = flag("--apps", quick ? 1000 : 10_000);
 const DECISIONS = flag("--decisions", quick ? 100 : 300);
 const log = (s: string) => process.stderr.write(`${s}\n`);
+/** e.g. `--node-flags=--max-old-space-size=200`: V8 flags for the scheduler process of the burst. */
+const SCHEDULER_NODE_FLAGS = args
+  .filter((a) => a.startsWith("--node-flags="))
+  .map((a) => a.slice("--node-flags=".length));
 
-function spawnKrake(argv: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function spawnKrake(
+  argv: string[],
+  ready: RegExp,
+  nodeFlags: string[] = [],
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KRAKE_BIN, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeFlags, KRAKE_BIN, ...argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     const onData = (d: Buffer) => {
       out += d;
@@ -61,7 +71,8 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   );
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -71,7 +82,10 @@ function peakRssMb(pid: number): number {
 async function seed(client: KrakeClient, ns: string) {
   await client.kind(GlobalMetricsProvider).create({
     metadata: { name: "bench-static" },
-    spec: { type: "static", static: { metrics: Object.fromEntries(METRICS.map((m, i) => [m, (i + 1) / 10])) } },
+    spec: {
+      type: "static",
+      static: { metrics: Object.fromEntries(METRICS.map((m, i) => [m, (i + 1) / 10])) },
+    },
   } as any);
   for (const m of METRICS) {
     await client.kind(GlobalMetric).create({
@@ -135,7 +149,12 @@ async function main() {
     const running = await startControllers({
       client,
       log: pino({ level: "warn" }),
-      controllers: [{ name: "scheduler", create: (ctx) => new Scheduler(ctx, { onDecision: (ms) => durations.push(ms) }) }],
+      controllers: [
+        {
+          name: "scheduler",
+          create: (ctx) => new Scheduler(ctx, { onDecision: (ms) => durations.push(ms) }),
+        },
+      ],
       leaderElection: false,
       metricsAddress: null,
       metrics: new MetricsRegistry(),
@@ -150,7 +169,15 @@ async function main() {
       }
     }
     await running.stop();
-    log(`slowest decisions (ms, in order of occurrence): ${durations.map((d, i) => [i, d] as const).filter(([, d]) => d > 5).map(([i, d]) => `#${i}: ${d.toFixed(1)}`).join(", ") || "none over 5 ms"}`);
+    log(
+      `slowest decisions (ms, in order of occurrence): ${
+        durations
+          .map((d, i) => [i, d] as const)
+          .filter(([, d]) => d > 5)
+          .map(([i, d]) => `#${i}: ${d.toFixed(1)}`)
+          .join(", ") || "none over 5 ms"
+      }`,
+    );
     // The first decisions warm the caches (metric values, cluster evaluations): report steady state too.
     const all = [...durations].sort((a, b) => a - b);
     const steady = durations.slice(Math.min(20, durations.length - 1)).sort((a, b) => a - b);
@@ -161,11 +188,37 @@ async function main() {
 
     // Scenario 2: a burst of applications, scheduler as its own process.
     const { child: ctl } = await spawnKrake(
-      ["controller", "scheduler", "--api", url, "--metrics-address", "", "--log-level", "info", "--no-leader-election"],
+      [
+        "controller",
+        "scheduler",
+        "--api",
+        url,
+        "--metrics-address",
+        "",
+        "--log-level",
+        "info",
+        "--no-leader-election",
+      ],
       /"msg":"Krake controllers running"/,
+      SCHEDULER_NODE_FLAGS,
     );
     try {
       log(`burst scenario: ${APPS} apps at once`);
+      // Bindings are counted from a watch: polling lists of 10,000 apps would load the API being measured.
+      const start = await client.kind(Application).list("bench");
+      const boundNames = new Set<string>();
+      const watching = new AbortController();
+      let allBound: () => void = () => {};
+      const done = new Promise<void>((r) => (allBound = r));
+      const counting = (async () => {
+        for await (const e of client
+          .kind(Application)
+          .watch("bench", { resourceVersion: start.metadata.resource_version, signal: watching.signal })) {
+          const o: any = e.object;
+          if (o.metadata.name.startsWith("burst-") && o.status?.scheduled_to) boundNames.add(o.metadata.name);
+          if (boundNames.size === APPS) allBound();
+        }
+      })().catch(() => {});
       const t0 = Date.now();
       await pool(
         Array.from({ length: APPS }, (_, i) => i),
@@ -174,13 +227,10 @@ async function main() {
       );
       const created = Date.now() - t0;
       log(`created in ${created} ms`);
-      let bound = 0;
-      while (bound < APPS) {
-        if (Date.now() - t0 > 300_000) break;
-        await new Promise((r) => setTimeout(r, 500));
-        const list = await client.kind(Application).list("bench");
-        bound = list.items.filter((a: any) => a.metadata.name.startsWith("burst-") && a.status.scheduled_to).length;
-      }
+      await Promise.race([done, new Promise((r) => setTimeout(r, 300_000))]);
+      watching.abort();
+      await counting;
+      const bound = boundNames.size;
       const elapsed = (Date.now() - t0) / 1000;
       const rss = peakRssMb(ctl.pid!);
       results.push(

@@ -20,6 +20,11 @@ export interface InformerOptions {
   /** Heartbeat asked from the server; no byte for 3 heartbeats means a dead stream. */
   heartbeatSeconds?: number;
   log?: Logger;
+  /**
+   * Applied to every object before it is cached or handed to handlers, e.g. to drop fields the controller
+   * never reads (memory with many objects).
+   */
+  transform?: (obj: any) => any;
   /** Reconnect delays: first, and cap. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -108,7 +113,8 @@ export class Informer<T extends Resource = Resource> {
         ? await this.kc.listAll({ signal })
         : await this.kc.list(this.def.namespaced ? this.opts.namespace : null, { signal });
     const seen = new Set<string>();
-    for (const obj of res.items) {
+    for (const raw of res.items) {
+      const obj = this.opts.transform ? (this.opts.transform(raw) as T) : raw;
       const key = keyOf(obj);
       seen.add(key);
       this.apply(obj, false);
@@ -145,7 +151,7 @@ export class Informer<T extends Resource = Resource> {
       })) {
         if (event.type === "ERROR") continue;
         this.stats.events++;
-        const obj = event.object;
+        const obj = this.opts.transform ? (this.opts.transform(event.object) as T) : event.object;
         if (obj.metadata.resource_version) this.lastRevision = obj.metadata.resource_version;
         if (event.type === "DELETED") {
           const key = keyOf(obj);

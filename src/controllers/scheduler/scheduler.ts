@@ -113,9 +113,10 @@ export class Scheduler extends Controller {
     this.stickiness = options.stickiness ?? 0.1;
     this.random = options.random ?? Math.random;
     this.onDecision = options.onDecision;
-    this.cache = options.metricsCache ?? new MetricsCache();
+    // The values layer below keeps each value for metricsTtlMs; this cache only merges concurrent queries.
+    this.cache = options.metricsCache ?? new MetricsCache({ ttlMs: 1_000 });
     const log = ctx.log;
-    this.apps = this.informer(new Informer(ctx.client, Application, { log }));
+    this.apps = this.informer(new Informer(ctx.client, Application, { log, transform: trimApplication }));
     this.clusters = this.informer(new Informer(ctx.client, Cluster, { log }));
     this.clouds = this.informer(new Informer(ctx.client, Cloud, { log }));
     this.globalClouds = this.informer(new Informer(ctx.client, GlobalCloud, { log }));
@@ -132,7 +133,7 @@ export class Scheduler extends Controller {
       provider: (name, ns) => c.providers.getByName(name, ns),
       globalProvider: (name) => c.globalProviders.getByName(name, null),
     };
-    this.values = new MetricValues(catalog, this.cache, options.metricsTtlMs ?? 5_000);
+    this.values = new MetricValues(catalog, this.cache, options.metricsTtlMs ?? 10_000);
     const workers = options.workers ?? 5;
     this.appQueue = this.loop("applications", (key, signal) => this.reconcileApp(key, signal), { workers });
     this.clusterQueue = this.loop("clusters", (key, signal) => this.reconcileCluster(key, signal), {
@@ -262,7 +263,8 @@ export class Scheduler extends Controller {
           app: key,
           cluster: chosen.metadata.name,
           from: current?.name ?? null,
-          scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])),
+          scores: topScores(decision.scores),
+          ranked: decision.scores.length,
           excluded: decision.excluded.length,
         },
         current ? "migrating application" : "scheduled application",
@@ -286,10 +288,10 @@ export class Scheduler extends Controller {
   ): Promise<Decision<ClusterCandidate>> {
     const ns = app.metadata.namespace!;
     const current: ResourceRef | null = app.status.scheduled_to;
-    const inNamespace = this.clusters.list().filter((c) => c.metadata.namespace === ns);
+    const inNamespace = () => this.clusters.list().filter((c) => c.metadata.namespace === ns);
     // Pinned (migration disabled): stays where it is while that cluster exists.
     if (current && app.spec.constraints.migration === false) {
-      const cur = inNamespace.find((c) => c.metadata.name === current.name && !c.metadata.deleted);
+      const cur = inNamespace().find((c) => c.metadata.name === current.name && !c.metadata.deleted);
       if (cur) {
         const [candidate] = await this.candidates([cur], signal);
         return { chosen: { candidate, score: NaN }, scores: [], excluded: [], kept: true };
@@ -313,7 +315,7 @@ export class Scheduler extends Controller {
     // Reasons are worth their cost only when they are shown.
     if (!decision.chosen) decision = chooseCluster(input);
     if (!decision.chosen) {
-      const offline = inNamespace.length - candidates.length;
+      const offline = inNamespace().length - candidates.length;
       const excluded = [...decision.excluded];
       if (offline > 0) excluded.push({ id: `${offline} cluster(s)`, reason: "not ONLINE or being deleted" });
       throw new NoFit(explainNoFit(excluded, `cluster in namespace '${ns}'`));
@@ -329,24 +331,24 @@ export class Scheduler extends Controller {
     const modified = Date.parse(app.metadata.modified ?? "");
     const degraded = app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
     if (triggered >= modified && !degraded) return;
-    const next = structuredClone(app);
-    if (triggered < modified) next.status.kube_controller_triggered = new Date(now).toISOString();
-    if (degraded) this.resetAfterNoFit(next);
-    await this.writeAppStatus(next, signal);
+    await this.writeAppStatus(app, signal, {
+      ...(triggered < modified ? { kube_controller_triggered: new Date(now).toISOString() } : {}),
+      ...(degraded ? this.afterNoFit(app) : {}),
+    });
   }
 
   private async clearNoFit(app: Resource, signal: AbortSignal): Promise<void> {
     if (app.status.state !== "DEGRADED" || app.status.reason?.code !== "NO_SUITABLE_RESOURCE") return;
-    const next = structuredClone(app);
-    this.resetAfterNoFit(next);
-    await this.writeAppStatus(next, signal);
+    await this.writeAppStatus(app, signal, this.afterNoFit(app));
   }
 
-  private resetAfterNoFit(app: Resource): void {
-    app.status.state = app.status.running_on ? "RUNNING" : "PENDING";
-    app.status.reason = null;
-    app.status.retries = app.spec.backoff_limit;
-    app.status.scheduled_retry = null;
+  private afterNoFit(app: Resource): Record<string, unknown> {
+    return {
+      state: app.status.running_on ? "RUNNING" : "PENDING",
+      reason: null,
+      retries: app.spec.backoff_limit,
+      scheduled_retry: null,
+    };
   }
 
   /** No cluster fits: DEGRADED with a retry time while retries remain (−1: forever), else FAILED. */
@@ -356,28 +358,39 @@ export class Scheduler extends Controller {
     now: number,
     signal: AbortSignal,
   ): Promise<ReconcileResult | void> {
-    const next = structuredClone(app);
     const limit: number = app.spec.backoff_limit;
     let retries: number = app.status.retries ?? limit;
-    const reason = { code: "NO_SUITABLE_RESOURCE", message: why };
+    const changes: Record<string, unknown> = { reason: { code: "NO_SUITABLE_RESOURCE", message: why } };
     const sameReason = app.status.reason?.message === why && app.status.state === "DEGRADED";
     let delayMs: number | undefined;
     if (limit === -1 || retries > 0) {
       if (limit > 0) retries--;
       delayMs = Math.max(1, app.spec.backoff_delay * app.spec.backoff) * 1000;
-      next.status.state = "DEGRADED";
-      next.status.scheduled_retry = new Date(now + delayMs).toISOString();
-    } else next.status.state = "FAILED";
-    next.status.reason = reason;
-    next.status.retries = retries;
+      changes.state = "DEGRADED";
+      changes.scheduled_retry = new Date(now + delayMs).toISOString();
+    } else changes.state = "FAILED";
+    changes.retries = retries;
     if (!sameReason) this.ctx.log.warn({ app: keyOf(app), reason: why }, "no cluster fits the application");
-    await this.writeAppStatus(next, signal);
+    await this.writeAppStatus(app, signal, changes);
     return delayMs !== undefined ? { requeueAfterMs: delayMs } : undefined;
   }
 
-  private async writeAppStatus(app: Resource, signal: AbortSignal): Promise<void> {
-    // Carries the resource_version read: a concurrent write (409) makes the queue retry on fresh data.
-    await this.api(Application).updateStatus(app, { signal });
+  /**
+   * Writes status fields. The informer keeps applications trimmed to what scheduling reads, so the whole
+   * object is read first; a version other than the one decided on is a conflict, retried on fresh data.
+   */
+  private async writeAppStatus(
+    app: Resource,
+    signal: AbortSignal,
+    changes: Record<string, unknown>,
+  ): Promise<void> {
+    const api = this.api(Application);
+    const fresh = await api.get(app.metadata.name, app.metadata.namespace, { signal });
+    if (fresh.metadata.resource_version !== app.metadata.resource_version) {
+      throw new Error(`application ${keyOf(app)} changed while it was being scheduled; deciding again`);
+    }
+    Object.assign(fresh.status, changes);
+    await api.updateStatus(fresh, { signal });
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -390,7 +403,7 @@ export class Scheduler extends Controller {
    */
   private async onlineCandidates(
     ns: string,
-    clusters: Resource[],
+    clusters: () => Resource[],
     signal: AbortSignal,
   ): Promise<ClusterCandidate[]> {
     this.values.refreshStale(signal);
@@ -399,7 +412,7 @@ export class Scheduler extends Controller {
       return cached.list;
     const version = this.clusterVersion;
     const generation = this.values.generation;
-    const list = (await this.candidates(clusters, signal)).filter(
+    const list = (await this.candidates(clusters(), signal)).filter(
       (c) => !c.cluster.metadata.deleted && c.cluster.status.state === "ONLINE",
     );
     this.byNamespace.set(ns, { version, generation, list });
@@ -558,7 +571,8 @@ export class Scheduler extends Controller {
         {
           cluster: key,
           cloud: `${scope} ${cloud.metadata.name}`,
-          scores: Object.fromEntries(decision.scores.map((s) => [s.candidate.id, round(s.score)])),
+          scores: topScores(decision.scores),
+          ranked: decision.scores.length,
         },
         "scheduled cluster",
       );
@@ -591,3 +605,44 @@ export class Scheduler extends Controller {
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** The best few scores, for the decision log: with a thousand candidates the whole list is noise. */
+function topScores(scores: { candidate: { id: string }; score: number }[], n = 5): Record<string, number> {
+  const top: { candidate: { id: string }; score: number }[] = [];
+  for (const s of scores) {
+    if (top.length < n) top.push(s);
+    else if (s.score > top[n - 1].score) top[n - 1] = s;
+    else continue;
+    top.sort((a, b) => b.score - a.score);
+  }
+  return Object.fromEntries(top.map((s) => [s.candidate.id, round(s.score)]));
+}
+
+/**
+ * What scheduling reads of an application. Manifests, observed state and hook secrets are dropped from the
+ * cache: with tens of thousands of applications they are most of the memory.
+ */
+export function trimApplication(app: Resource): Resource {
+  const { spec, status } = app;
+  return {
+    api: app.api,
+    kind: app.kind,
+    metadata: app.metadata,
+    spec: {
+      constraints: spec.constraints,
+      backoff: spec.backoff,
+      backoff_delay: spec.backoff_delay,
+      backoff_limit: spec.backoff_limit,
+    },
+    status: {
+      state: status.state,
+      reason: status.reason,
+      retries: status.retries,
+      scheduled: status.scheduled,
+      scheduled_to: status.scheduled_to,
+      scheduled_retry: status.scheduled_retry,
+      kube_controller_triggered: status.kube_controller_triggered,
+      running_on: status.running_on,
+    },
+  } as Resource;
+}

@@ -125,7 +125,8 @@ export function pickBest<T extends { kind: "cluster" | "cloud" }>(
   random: () => number = Math.random,
 ): Scored<T> | null {
   if (scored.length === 0) return null;
-  const max = Math.max(...scored.map((s) => s.score));
+  let max = -Infinity;
+  for (const s of scored) if (s.score > max) max = s.score;
   let best = scored.filter((s) => max - s.score <= 1e-12);
   if (best.some((s) => s.candidate.kind === "cluster"))
     best = best.filter((s) => s.candidate.kind === "cluster");
