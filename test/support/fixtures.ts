@@ -51,6 +51,7 @@ export const bodies = {
     metadata: { name },
     spec: { type: "prometheus", prometheus: { url: "http://localhost:9090" } },
   }),
+  Lease: (name: string) => ({ metadata: { name }, spec: { holder: "copy-a", duration_seconds: 15 } }),
   GlobalInfrastructureProvider: (name: string) => ({
     metadata: { name },
     spec: { type: "im", im: { url: "http://localhost:8800", username: "test", password: "test" } },

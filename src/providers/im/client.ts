@@ -1,0 +1,267 @@
+/**
+ * The IM (Infrastructure Manager) provider: IM's REST API exactly as im.md records it, for IM 1.x and 2.x.
+ *
+ * - JSON everywhere (`Accept: application/json`); the id from the `InfID` header, else from the JSON uri.
+ * - Errors in all three shapes (`{message, code}`, FastAPI `{detail}`, plain text), classified so the
+ *   controller knows what retrying can do: 400/422 invalid, 401/403 credentials, 404 gone, 409 busy,
+ *   5xx/504/timeouts/connection errors unavailable.
+ * - A timeout and the caller's AbortSignal on every call; scaling gets a longer timeout, IM answers it only
+ *   once the new machines exist.
+ * - Creation embeds a marker (the cluster uid) in the TOSCA `metadata`, so an infrastructure whose id was
+ *   never stored can be found again (im.md §11.7) instead of being created twice.
+ * - The Authorization header is built per call and never logged.
+ */
+import { parse, stringify } from "yaml";
+import {
+  ProviderError,
+  type CallOptions,
+  type InfrastructureProvider,
+  type InfrastructureStatus,
+} from "../provider.js";
+
+export interface ImClientOptions {
+  /** IM's base URL, e.g. http://localhost:8800 */
+  url: string;
+  /** The Authorization header value (see auth.ts). */
+  authorization: string;
+  /** Per-call timeout, default 30 s. */
+  timeoutMs?: number;
+  /** Timeout of scaling (IM answers when the new VMs exist), default 15 min. */
+  updateTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** The TOSCA `metadata` key that carries the cluster's uid. */
+export const MARKER_KEY = "krake_cluster_uid";
+
+const PHASES: Record<string, InfrastructureStatus["phase"]> = {
+  pending: "pending",
+  running: "creating",
+  configured: "ready",
+  unconfigured: "degraded",
+  failed: "failed",
+  deleting: "deleting",
+  // Transient: IM could not read a VM's state; the controller retries (bounded by its own backoff).
+  unknown: "creating",
+  stopped: "failed",
+  off: "failed",
+};
+
+export class ImProvider implements InfrastructureProvider {
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly opts: ImClientOptions) {
+    this.base = opts.url.replace(/\/+$/, "");
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  async create(template: Record<string, unknown>, marker: string, opts: CallOptions = {}): Promise<string> {
+    const res = await this.call("POST", "/infrastructures", {
+      ...opts,
+      query: { async: "true" },
+      tosca: withMarker(template, marker),
+    });
+    return idFrom(res);
+  }
+
+  async findByMarker(marker: string, opts: CallOptions = {}): Promise<string | null> {
+    const list = await this.call("GET", "/infrastructures", opts);
+    const uris: string[] =
+      ((await list.json()) as any)?.["uri-list"]?.map((u: { uri: string }) => u.uri) ?? [];
+    for (const uri of uris) {
+      const id = lastSegment(uri);
+      try {
+        const res = await this.call("GET", `/infrastructures/${encodeURIComponent(id)}/tosca`, opts);
+        const body = (await res.json()) as { tosca?: string };
+        const doc = parse(body.tosca ?? "") as any;
+        if (doc?.metadata?.[MARKER_KEY] === marker) return id;
+      } catch (err) {
+        // Deleted meanwhile, or created from RADL (403): not ours.
+        if (err instanceof ProviderError && (err.kind === "not-found" || err.kind === "unauthorized"))
+          continue;
+        throw err;
+      }
+    }
+    return null;
+  }
+
+  async status(id: string, opts: CallOptions = {}): Promise<InfrastructureStatus> {
+    const res = await this.call("GET", `/infrastructures/${encodeURIComponent(id)}/state`, opts);
+    const body = (await res.json()) as { state?: { state?: string; vm_states?: Record<string, string> } };
+    const aggregate = body.state?.state;
+    if (!aggregate)
+      throw new ProviderError(`IM answered an empty state for infrastructure ${id}`, "unavailable");
+    const machines = body.state?.vm_states ?? {};
+    let phase = PHASES[aggregate];
+    if (!phase)
+      throw new ProviderError(`IM answered an unknown state '${aggregate}' for ${id}`, "unavailable");
+    // An aggregate `running` (or even `configured`) can hide an unconfigured VM (im.md §5): look at each.
+    const vmStates = Object.values(machines);
+    if (phase !== "failed" && phase !== "deleting" && vmStates.includes("failed")) phase = "failed";
+    else if ((phase === "ready" || phase === "creating") && vmStates.includes("unconfigured")) {
+      phase = vmStates.some((s) => s === "pending" || s === "running") ? "creating" : "degraded";
+    }
+    const status: InfrastructureStatus = { phase, detail: aggregate, machines };
+    if (phase === "failed" || phase === "degraded") status.message = await this.contmsg(id, opts);
+    return status;
+  }
+
+  /** The tail of IM's contextualization log: where the reason for a failure is. */
+  private async contmsg(id: string, opts: CallOptions): Promise<string> {
+    try {
+      const res = await this.call("GET", `/infrastructures/${encodeURIComponent(id)}/contmsg`, opts);
+      const text = ((await res.json()) as { contmsg?: string }).contmsg ?? "";
+      const trimmed = text.trim();
+      return trimmed.length > 2000 ? `…${trimmed.slice(-2000)}` : trimmed || "IM gave no message";
+    } catch (err) {
+      return `IM's message could not be read: ${(err as Error).message}`;
+    }
+  }
+
+  async kubeconfig(id: string, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    const res = await this.call("GET", `/infrastructures/${encodeURIComponent(id)}/outputs`, opts);
+    const outputs = ((await res.json()) as { outputs?: Record<string, unknown> }).outputs ?? {};
+    const value = outputs.kubeconfig;
+    if (value === undefined || value === null || value === "")
+      throw new ProviderError(`infrastructure ${id} has no 'kubeconfig' output (yet)`, "invalid");
+    let doc: unknown = value;
+    if (typeof value === "string") {
+      try {
+        doc = parse(value);
+      } catch (err) {
+        throw new ProviderError(
+          `the 'kubeconfig' output of ${id} is not YAML: ${(err as Error).message.split("\n")[0]}`,
+          "invalid",
+        );
+      }
+    }
+    const kc = doc as { clusters?: { cluster?: { server?: unknown } }[] } | null;
+    const server = kc?.clusters?.[0]?.cluster?.server;
+    // Before the VMs exist IM renders `None` or null into concatenated outputs (im.md §6).
+    if (!kc || typeof kc !== "object" || typeof server !== "string" || /None|null/.test(server))
+      throw new ProviderError(
+        `the 'kubeconfig' output of ${id} has no usable cluster server (got ${JSON.stringify(server ?? null)})`,
+        "invalid",
+      );
+    return kc as Record<string, unknown>;
+  }
+
+  async update(
+    id: string,
+    template: Record<string, unknown>,
+    marker: string,
+    opts: CallOptions = {},
+  ): Promise<void> {
+    await this.call("POST", `/infrastructures/${encodeURIComponent(id)}`, {
+      ...opts,
+      tosca: withMarker(template, marker),
+      timeoutMs: this.opts.updateTimeoutMs ?? 15 * 60_000,
+    });
+  }
+
+  async reconfigure(id: string, opts: CallOptions = {}): Promise<void> {
+    await this.call("PUT", `/infrastructures/${encodeURIComponent(id)}/reconfigure`, opts);
+  }
+
+  async delete(id: string, opts: CallOptions = {}): Promise<void> {
+    try {
+      await this.call("DELETE", `/infrastructures/${encodeURIComponent(id)}`, {
+        ...opts,
+        query: { async: "true" },
+      });
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === "not-found") return;
+      throw err;
+    }
+  }
+
+  private async call(
+    method: string,
+    path: string,
+    opts: CallOptions & {
+      query?: Record<string, string>;
+      tosca?: Record<string, unknown>;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<Response> {
+    const url = new URL(this.base + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      Authorization: this.opts.authorization,
+    };
+    let body: string | undefined;
+    if (opts.tosca) {
+      headers["Content-Type"] = "text/yaml";
+      body = stringify(opts.tosca);
+    }
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { method, headers, body, signal });
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      const why = timeout.aborted
+        ? "timed out"
+        : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message);
+      throw new ProviderError(`IM at ${this.base} unreachable (${method} ${path}): ${why}`, "unavailable", {
+        cause: err,
+      });
+    }
+    if (res.ok) return res;
+    throw await imError(res, method, path);
+  }
+}
+
+async function imError(res: Response, method: string, path: string): Promise<ProviderError> {
+  const text = await res.text().catch(() => "");
+  let message = text.trim();
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body.message === "string") message = body.message;
+    else if (body && Array.isArray(body.detail))
+      message = body.detail
+        .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).join(".")}: ${d.msg}`)
+        .join("; ");
+  } catch {
+    // Plain text (IM 1.x, or a proxy's page): keep it.
+  }
+  const kind =
+    res.status === 404
+      ? "not-found"
+      : res.status === 401 || res.status === 403
+        ? "unauthorized"
+        : res.status === 409
+          ? "conflict"
+          : res.status === 400 || res.status === 415 || res.status === 422
+            ? "invalid"
+            : "unavailable";
+  return new ProviderError(
+    `IM ${method} ${path} answered ${res.status}: ${message.slice(0, 1000) || res.statusText}`,
+    kind,
+  );
+}
+
+/** The new infrastructure's id: the `InfID` header, else the last segment of the JSON `uri` (im.md §3). */
+async function idFrom(res: Response): Promise<string> {
+  const header = res.headers.get("InfID");
+  if (header) return header.trim();
+  const body = (await res.json().catch(() => null)) as { uri?: string } | null;
+  if (body?.uri) return lastSegment(body.uri);
+  throw new ProviderError("IM's create answer carried neither an InfID header nor a uri", "unavailable");
+}
+
+function lastSegment(uri: string): string {
+  return uri.replace(/\/+$/, "").split("/").pop() ?? uri;
+}
+
+/** The template with the marker in `metadata`, which IM keeps and returns from `/tosca`. */
+export function withMarker(template: Record<string, unknown>, marker: string): Record<string, unknown> {
+  const metadata = {
+    ...((template.metadata as Record<string, unknown> | undefined) ?? {}),
+    [MARKER_KEY]: marker,
+  };
+  return { ...template, metadata };
+}
