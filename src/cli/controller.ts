@@ -31,6 +31,12 @@ export function controllerCommand(): Command {
     .option("--metrics-address <host:port>", "serve /metrics and /healthz here ('' disables)", "127.0.0.1:0")
     .option("--reschedule-after <seconds>", "scheduler: re-evaluate placed apps this often", positiveNumber("--reschedule-after"), 60)
     .option("--stickiness <score>", "scheduler: score bonus of an app's current cluster", Number, 0.1)
+    .option(
+      "--poll-interval <seconds>",
+      "infrastructure: longest wait between two looks at a building cluster",
+      positiveNumber("--poll-interval"),
+      30,
+    )
     .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent", "info")
     .addHelpText(
       "after",
@@ -55,6 +61,7 @@ export function controllerCommand(): Command {
       const settings = {
         workers: flags.workers,
         scheduler: { rescheduleAfterSeconds: flags.rescheduleAfter, stickiness: flags.stickiness },
+        infrastructure: { pollMaxMs: flags.pollInterval * 1000 },
       };
       const running = await startControllers({
         client,

@@ -228,16 +228,23 @@ async function imError(res: Response, method: string, path: string): Promise<Pro
   } catch {
     // Plain text (IM 1.x, or a proxy's page): keep it.
   }
+  // IM answers 400 for missing credentials on most endpoints (only list and create say 401).
+  const credentials =
+    /No credentials provided|Access to this infrastructure not granted|Invalid user|Invalid token/i.test(
+      message,
+    );
   const kind =
-    res.status === 404
-      ? "not-found"
-      : res.status === 401 || res.status === 403
-        ? "unauthorized"
-        : res.status === 409
-          ? "conflict"
-          : res.status === 400 || res.status === 415 || res.status === 422
-            ? "invalid"
-            : "unavailable";
+    credentials && (res.status === 400 || res.status === 401 || res.status === 403)
+      ? "unauthorized"
+      : res.status === 404
+        ? "not-found"
+        : res.status === 401 || res.status === 403
+          ? "unauthorized"
+          : res.status === 409
+            ? "conflict"
+            : res.status === 400 || res.status === 415 || res.status === 422
+              ? "invalid"
+              : "unavailable";
   return new ProviderError(
     `IM ${method} ${path} answered ${res.status}: ${message.slice(0, 1000) || res.statusText}`,
     kind,

@@ -1,0 +1,413 @@
+/**
+ * The infrastructure controller (controllers.md §4): builds the Kubernetes cluster a Cluster's TOSCA
+ * describes on the cloud the scheduler chose, through that cloud's infrastructure provider, follows it until
+ * it is configured, stores its kubeconfig (the cluster controller takes over from CONNECTING), applies TOSCA
+ * changes (scaling), and tears it down on deletion behind the `infrastructure_resources_deletion` finalizer.
+ *
+ * Level-triggered and crash-safe:
+ * - nothing sleeps in a worker: waiting is a re-queue with a growing delay (Krake's defect X21);
+ * - before the create call the cluster is marked CREATING, so after a crash between the call and storing the
+ *   id, the infrastructure is found again by the cluster's uid (the provider embeds it) instead of being
+ *   created twice (X22);
+ * - FAILING_RECONCILIATION is not terminal: reconfigure, with backoff, a bounded number of times (X20);
+ *   an infrastructure that vanished is created again (X20);
+ * - status writes carry the resource_version read (X25).
+ */
+import { isDeepStrictEqual } from "node:util";
+import { KrakeApiError, type KindClient } from "../../client/index.js";
+import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
+import { Informer, keyOf } from "../../controller/informer.js";
+import type { KindDef, Resource } from "../../resources/kind.js";
+import {
+  Cloud,
+  Cluster,
+  GlobalCloud,
+  GlobalInfrastructureProvider,
+  InfrastructureProvider as ProviderKind,
+} from "../../resources/registry.js";
+import { imAuthorization } from "../../providers/im/auth.js";
+import { ImProvider } from "../../providers/im/client.js";
+import { ProviderError, type InfrastructureProvider } from "../../providers/provider.js";
+
+export const INFRASTRUCTURE_FINALIZER = "infrastructure_resources_deletion";
+
+export interface InfrastructureControllerOptions {
+  workers?: number;
+  /** First wait between two looks at a building infrastructure; grows by half each time. */
+  pollMinMs?: number;
+  /** Longest wait between two looks (Krake's poll_interval: 30 s). */
+  pollMaxMs?: number;
+  /** Reconfigure attempts of a FAILING_RECONCILIATION cluster before it is FAILED. */
+  maxReconfigures?: number;
+  /** Tests and the sandbox may swap the provider implementation. */
+  providerFor?: (provider: Resource, cloud: Resource) => InfrastructureProvider;
+}
+
+class Invalid extends Error {}
+
+export class InfrastructureController extends Controller {
+  readonly name = "infrastructure";
+  private readonly clusters;
+  private readonly clouds;
+  private readonly globalClouds;
+  private readonly providers;
+  private readonly globalProviders;
+  private readonly queue;
+  private readonly opts: Required<Omit<InfrastructureControllerOptions, "providerFor">> &
+    Pick<InfrastructureControllerOptions, "providerFor">;
+  /** Looks at a building infrastructure so far in the current state, per cluster: the poll backoff. */
+  private readonly polls = new Map<string, { state: string; count: number }>();
+  private readonly reconfigures = new Map<string, number>();
+
+  constructor(ctx: ControllerContext, options: InfrastructureControllerOptions = {}) {
+    super(ctx);
+    this.opts = {
+      workers: 5,
+      pollMinMs: 1_000,
+      pollMaxMs: 30_000,
+      maxReconfigures: 3,
+      ...options,
+    };
+    const log = ctx.log;
+    this.clusters = this.informer(new Informer(ctx.client, Cluster, { log }));
+    this.clouds = this.informer(new Informer(ctx.client, Cloud, { log }));
+    this.globalClouds = this.informer(new Informer(ctx.client, GlobalCloud, { log }));
+    this.providers = this.informer(new Informer(ctx.client, ProviderKind, { log }));
+    this.globalProviders = this.informer(new Informer(ctx.client, GlobalInfrastructureProvider, { log }));
+    this.queue = this.loop("clusters", (key, signal) => this.reconcile(key, signal), {
+      workers: this.opts.workers,
+    });
+    const enqueue = (c: Resource) => {
+      if (this.wanted(c)) this.queue.add(keyOf(c));
+    };
+    this.clusters.on({ add: enqueue, update: (_o, c) => enqueue(c), delete: (c) => this.forget(keyOf(c)) });
+  }
+
+  /** controllers.md §4.1, with deleted clusters handled whatever their state. */
+  private wanted(c: Resource): boolean {
+    const f = c.metadata.finalizers ?? [];
+    if (c.metadata.deleted) return f[f.length - 1] === INFRASTRUCTURE_FINALIZER;
+    if (c.status.state === "FAILED" && isDeepStrictEqual(c.spec.tosca, c.status.last_applied_tosca))
+      return false;
+    return Boolean(c.status.scheduled_to) && hasTosca(c);
+  }
+
+  private forget(key: string) {
+    this.polls.delete(key);
+    this.reconfigures.delete(key);
+  }
+
+  private api(def: KindDef) {
+    return this.ctx.client.kind(def as KindDef) as KindClient<Resource>;
+  }
+
+  /**
+   * The provider refusing the request (bad template) fails the cluster with its message; refused
+   * credentials are shown as the reason and retried (an operator may fix them); anything else is retried.
+   */
+  private async reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
+    try {
+      return await this.reconcileOnce(key, signal);
+    } catch (err) {
+      if (!(err instanceof ProviderError) || signal.aborted) throw err;
+      const cluster = this.clusters.get(key);
+      if (!cluster) throw err;
+      if (err.kind === "invalid") {
+        const code = cluster.metadata.deleted
+          ? "DELETE_FAILED"
+          : cluster.status.cluster_id
+            ? "RECONCILE_FAILED"
+            : "CREATE_FAILED";
+        return this.fail(cluster, code, err.message, signal);
+      }
+      if (err.kind === "unauthorized" && cluster.status.reason?.message !== err.message) {
+        await this.setStatus(
+          cluster,
+          { reason: { code: "INVALID_RESOURCE", message: err.message } },
+          signal,
+        ).catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  private async reconcileOnce(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
+    let cluster = this.clusters.get(key);
+    if (!cluster || !this.wanted(cluster)) return;
+    let provider: InfrastructureProvider;
+    try {
+      provider = this.providerOf(cluster);
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      // The cloud or provider may simply not exist yet: say why and look again later.
+      if (cluster.metadata.deleted && !cluster.status.cluster_id) return this.dropFinalizer(cluster, signal);
+      await this.setStatus(cluster, { reason: { code: "INVALID_RESOURCE", message: err.message } }, signal);
+      return { requeueAfterMs: this.opts.pollMaxMs };
+    }
+    if (cluster.metadata.deleted) return this.deletePath(cluster, provider, signal);
+
+    const uid = String(cluster.metadata.uid);
+    const changed = !isDeepStrictEqual(cluster.spec.tosca, cluster.status.last_applied_tosca);
+    if (changed) {
+      cluster = await this.ensureFinalizer(cluster, signal);
+      if (!cluster.status.cluster_id) {
+        // Marked before the call: a crash after it leaves CREATING without an id, which the lookup repairs.
+        let id = cluster.status.state === "CREATING" ? await provider.findByMarker(uid, { signal }) : null;
+        if (id)
+          this.ctx.log.info({ cluster: key, id }, "adopting the infrastructure of an interrupted create");
+        else {
+          cluster = await this.setStatus(cluster, { state: "CREATING", reason: null }, signal);
+          id = await provider.create(cluster!.spec.tosca, uid, { signal });
+          this.ctx.log.info({ cluster: key, id }, "infrastructure creation started");
+        }
+        cluster = await this.setStatus(
+          cluster,
+          { cluster_id: id, running_on: cluster.status.scheduled_to, last_applied_tosca: cluster.spec.tosca },
+          signal,
+        );
+      } else {
+        cluster = await this.setStatus(cluster, { state: "RECONCILING", reason: null }, signal);
+        await provider.update(cluster!.status.cluster_id, cluster!.spec.tosca, uid, { signal });
+        this.ctx.log.info({ cluster: key, id: cluster.status.cluster_id }, "infrastructure updated");
+        cluster = await this.setStatus(cluster, { last_applied_tosca: cluster.spec.tosca }, signal);
+      }
+      return { requeueAfterMs: this.nextPoll(key, cluster.status.state) };
+    }
+
+    const id: string | null = cluster.status.cluster_id;
+    if (!id) return;
+    const state: string = cluster.status.state;
+    const hasKubeconfig = Object.keys(cluster.spec.kubeconfig ?? {}).length > 0;
+    // The cluster controller's states: the infrastructure is built and handed over.
+    if (hasKubeconfig && !["CREATING", "RECONCILING", "FAILING_RECONCILIATION", "PENDING"].includes(state))
+      return;
+
+    if (state === "FAILING_RECONCILIATION") {
+      const attempts = (this.reconfigures.get(key) ?? 0) + 1;
+      if (attempts > this.opts.maxReconfigures) {
+        return this.fail(
+          cluster,
+          "RECONFIGURE_FAILED",
+          `still not configured after ${attempts - 1} reconfigure attempts; ${cluster.status.reason?.message ?? ""}`.trim(),
+          signal,
+        );
+      }
+      this.reconfigures.set(key, attempts);
+      await provider.reconfigure(id, { signal });
+      this.ctx.log.info({ cluster: key, id, attempt: attempts }, "reconfiguring the infrastructure");
+      cluster = await this.setStatus(cluster, { state: "RECONCILING" }, signal);
+      return { requeueAfterMs: this.nextPoll(key, "RECONCILING") };
+    }
+
+    let status;
+    try {
+      status = await provider.status(id, { signal });
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === "not-found") {
+        // Gone behind Krake's back: build it again rather than giving up (Krake: PENDING, then FAILED).
+        this.ctx.log.warn({ cluster: key, id }, "the infrastructure no longer exists; creating it again");
+        await this.setStatus(
+          cluster,
+          {
+            cluster_id: null,
+            running_on: null,
+            last_applied_tosca: {},
+            state: "PENDING",
+            reason: {
+              code: "NOT_FOUND",
+              message: `infrastructure ${id} disappeared from the provider; creating it again`,
+            },
+          },
+          signal,
+        );
+        return;
+      }
+      throw err;
+    }
+    switch (status.phase) {
+      case "ready": {
+        this.reconfigures.delete(key);
+        if (state !== "CONNECTING")
+          cluster = await this.setStatus(cluster, { state: "CONNECTING", reason: null }, signal);
+        const kubeconfig = await provider.kubeconfig(id, { signal });
+        await this.storeKubeconfig(cluster, kubeconfig, signal);
+        this.polls.delete(key);
+        this.ctx.log.info({ cluster: key, id }, "infrastructure configured; kubeconfig stored");
+        return;
+      }
+      case "degraded":
+        await this.setStatus(
+          cluster,
+          {
+            state: "FAILING_RECONCILIATION",
+            reason: {
+              code: "RECONCILE_FAILED",
+              message: status.message ?? `configuration failed (${status.detail})`,
+            },
+          },
+          signal,
+        );
+        return { requeueAfterMs: this.nextPoll(key, "FAILING_RECONCILIATION") };
+      case "failed":
+        return this.fail(
+          cluster,
+          "RECONCILE_FAILED",
+          status.message ?? `the provider reports '${status.detail}'`,
+          signal,
+        );
+      default:
+        return { requeueAfterMs: this.nextPoll(key, state) };
+    }
+  }
+
+  private async deletePath(
+    cluster: Resource,
+    provider: InfrastructureProvider,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult | void> {
+    const key = keyOf(cluster);
+    let id: string | null = cluster.status.cluster_id;
+    // A create may have been sent without its id stored: find it before letting the cluster go.
+    if (!id && cluster.status.state === "CREATING")
+      id = await provider.findByMarker(String(cluster.metadata.uid), { signal });
+    if (!id) return this.dropFinalizer(cluster, signal);
+    if (cluster.status.state !== "DELETING") {
+      await provider.delete(id!, { signal });
+      this.ctx.log.info({ cluster: key, id }, "infrastructure deletion started");
+      cluster = await this.setStatus(cluster, { state: "DELETING", cluster_id: id, reason: null }, signal);
+      return { requeueAfterMs: this.nextPoll(key, "DELETING") };
+    }
+    try {
+      const status = await provider.status(id, { signal });
+      if (status.phase === "failed") {
+        await this.setStatus(
+          cluster,
+          { reason: { code: "DELETE_FAILED", message: status.message ?? status.detail } },
+          signal,
+        );
+        // Ask again: IM may accept a second delete of a failed infrastructure.
+        await provider.delete(id!, { signal });
+      }
+      return { requeueAfterMs: this.nextPoll(key, "DELETING") };
+    } catch (err) {
+      if (!(err instanceof ProviderError && err.kind === "not-found")) throw err;
+    }
+    this.ctx.log.info({ cluster: key, id }, "infrastructure deleted");
+    this.forget(key);
+    return this.dropFinalizer(cluster, signal);
+  }
+
+  private providerOf(cluster: Resource): InfrastructureProvider {
+    const to = cluster.status.scheduled_to;
+    const cloud =
+      to?.kind === "GlobalCloud"
+        ? this.globalClouds.getByName(to.name, null)
+        : to?.kind === "Cloud"
+          ? this.clouds.getByName(to.name, to.namespace)
+          : undefined;
+    if (!cloud)
+      throw new Invalid(
+        `the cloud ${to?.kind ?? "?"} '${to?.name ?? "?"}' the cluster is scheduled to does not exist`,
+      );
+    if (cloud.spec.type !== "openstack")
+      throw new Invalid(`clouds of type '${cloud.spec.type}' are not supported`);
+    const ref = cloud.spec.openstack.infrastructure_provider;
+    // Krake looks up a namespaced provider first, then a global one, whatever the ref says (controllers.md §4.2).
+    const provider =
+      (cloud.metadata.namespace ? this.providers.getByName(ref.name, cloud.metadata.namespace) : undefined) ??
+      this.globalProviders.getByName(ref.name, null);
+    if (!provider)
+      throw new Invalid(
+        `the infrastructure provider '${ref.name}' of cloud '${cloud.metadata.name}' does not exist`,
+      );
+    if (this.opts.providerFor) return this.opts.providerFor(provider, cloud);
+    if (provider.spec.type !== "im")
+      throw new Invalid(`infrastructure providers of type '${provider.spec.type}' are not supported`);
+    const auth = cloud.spec.openstack.auth;
+    if (auth.type !== "password") throw new Invalid(`OpenStack auth type '${auth.type}' is not supported`);
+    const pw = auth.password;
+    return new ImProvider({
+      url: provider.spec.im.url,
+      authorization: imAuthorization(
+        {
+          id: provider.metadata.name,
+          username: provider.spec.im.username,
+          password: provider.spec.im.password,
+          token: provider.spec.im.token,
+        },
+        {
+          id: cloud.metadata.name,
+          url: cloud.spec.openstack.url,
+          version: pw.version,
+          username: pw.user.username,
+          password: pw.user.password,
+          userDomainName: pw.user.domain_name,
+          project: pw.project.name,
+          projectDomainId: pw.project.domain_id,
+        },
+      ),
+    });
+  }
+
+  private nextPoll(key: string, state: string): number {
+    const p = this.polls.get(key);
+    const count = p && p.state === state ? p.count + 1 : 0;
+    this.polls.set(key, { state, count });
+    return Math.min(this.opts.pollMaxMs, Math.round(this.opts.pollMinMs * 1.5 ** count));
+  }
+
+  private async fail(cluster: Resource, code: string, message: string, signal: AbortSignal): Promise<void> {
+    this.ctx.log.warn({ cluster: keyOf(cluster), code, message }, "infrastructure failed");
+    await this.setStatus(cluster, { state: "FAILED", reason: { code, message } }, signal);
+  }
+
+  private async setStatus(
+    cluster: Resource,
+    changes: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<Resource> {
+    const next = structuredClone(cluster);
+    Object.assign(next.status, changes);
+    return this.api(Cluster).updateStatus(next, { signal });
+  }
+
+  private async ensureFinalizer(cluster: Resource, signal: AbortSignal): Promise<Resource> {
+    if (cluster.metadata.finalizers.includes(INFRASTRUCTURE_FINALIZER)) return cluster;
+    const next = structuredClone(cluster);
+    next.metadata.finalizers = [...next.metadata.finalizers, INFRASTRUCTURE_FINALIZER];
+    return this.api(Cluster).update(next, { signal });
+  }
+
+  private async storeKubeconfig(
+    cluster: Resource,
+    kubeconfig: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (isDeepStrictEqual(cluster.spec.kubeconfig, kubeconfig)) return;
+    const next = structuredClone(cluster);
+    next.spec.kubeconfig = kubeconfig;
+    try {
+      await this.api(Cluster).update(next, { signal });
+    } catch (err) {
+      // Someone stored the same kubeconfig meanwhile: nothing to do.
+      if (!(err instanceof KrakeApiError && err.status === 400 && /no update/i.test(err.detail ?? "")))
+        throw err;
+    }
+  }
+
+  private async dropFinalizer(cluster: Resource, signal: AbortSignal): Promise<void> {
+    const f: string[] = cluster.metadata.finalizers;
+    if (f[f.length - 1] !== INFRASTRUCTURE_FINALIZER) return;
+    const next = structuredClone(cluster);
+    next.metadata.finalizers = f.slice(0, -1);
+    try {
+      await this.api(Cluster).update(next, { signal });
+    } catch (err) {
+      if (!(err instanceof KrakeApiError && err.status === 404)) throw err;
+    }
+  }
+}
+
+function hasTosca(c: Resource): boolean {
+  return Boolean(c.spec.tosca && Object.keys(c.spec.tosca).length > 0);
+}
