@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
+import type { KrakeClient } from "../../src/client/index.js";
 import { parse } from "yaml";
 import { eventually } from "../support/api.js";
 import { startControlPlane, type ControlPlane } from "../support/controllers.js";
@@ -31,24 +32,7 @@ before(async () => {
   cp = await startControlPlane(["scheduler", "gc", "infrastructure"], {
     infrastructure: { pollMinMs: 50, pollMaxMs: 200 },
   });
-  await k(GlobalInfrastructureProvider).create({
-    metadata: { name: "im-provider" },
-    spec: { type: "im", im: { url: im.url, username: "test", password: "test" } },
-  });
-  await k(GlobalCloud).create({
-    metadata: { name: "os-cloud" },
-    spec: {
-      type: "openstack",
-      openstack: {
-        url: "https://keystone.example:5000/v3",
-        auth: {
-          type: "password",
-          password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
-        },
-        infrastructure_provider: { name: "im-provider" },
-      },
-    },
-  });
+  await seedImCloud(cp.api.client, im.url);
 });
 after(async () => {
   await cp.close();
@@ -151,24 +135,7 @@ describe("crash safety", () => {
     // Its own API with only the scheduler: the infrastructure controllers under test are the only ones.
     const plane = await startControlPlane(["scheduler"]);
     const kk = <D>(def: D) => plane.api.client.kind(def as any) as any;
-    await kk(GlobalInfrastructureProvider).create({
-      metadata: { name: "im-provider" },
-      spec: { type: "im", im: { url: im.url, username: "test", password: "test" } },
-    });
-    await kk(GlobalCloud).create({
-      metadata: { name: "os-cloud" },
-      spec: {
-        type: "openstack",
-        openstack: {
-          url: "https://keystone.example:5000/v3",
-          auth: {
-            type: "password",
-            password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
-          },
-          infrastructure_provider: { name: "im-provider" },
-        },
-      },
-    });
+    await seedImCloud(plane.api.client, im.url);
     // A provider whose process dies right after IM accepted the create: the id is never stored.
     let crashed = false;
     const crashing = (provider: InfrastructureProvider): InfrastructureProvider => ({
@@ -236,6 +203,28 @@ describe("crash safety", () => {
     }
   });
 });
+
+/** The IM provider and the OpenStack cloud every test here builds on. */
+async function seedImCloud(client: KrakeClient, imUrl: string): Promise<void> {
+  await client.kind(GlobalInfrastructureProvider).create({
+    metadata: { name: "im-provider" },
+    spec: { type: "im", im: { url: imUrl, username: "test", password: "test" } },
+  } as any);
+  await client.kind(GlobalCloud).create({
+    metadata: { name: "os-cloud" },
+    spec: {
+      type: "openstack",
+      openstack: {
+        url: "https://keystone.example:5000/v3",
+        auth: {
+          type: "password",
+          password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
+        },
+        infrastructure_provider: { name: "im-provider" },
+      },
+    },
+  } as any);
+}
 
 function bindAll(p: InfrastructureProvider): InfrastructureProvider {
   return {
