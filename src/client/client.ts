@@ -5,6 +5,7 @@
 import type { KindDef, Resource, ResourceOf } from "../resources/kind.js";
 import { KrakeApiError, KrakeConnectionError } from "./errors.js";
 import { ndjsonLines } from "./ndjson.js";
+import { startDeadline } from "../util/deadline.js";
 
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:8080` */
@@ -69,23 +70,34 @@ export class KrakeClient {
     opts: CallOptions & { query?: Record<string, string | number | undefined>; stream?: boolean } = {},
   ): Promise<T> {
     const url = new URL(this.base + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const signals = [opts.signal].filter(Boolean) as AbortSignal[];
-    if (!opts.stream) signals.push(AbortSignal.timeout(this.options.timeoutMs ?? 30_000));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    // Streams (watches) end only through the caller's signal; everything else also has a timeout.
+    const deadline = opts.stream ? null : startDeadline(opts.signal, this.options.timeoutMs ?? 30_000);
     let res: Response;
     try {
       res = await this.fetchImpl(url, {
         method,
         headers: this.headers(body === undefined ? undefined : { "Content-Type": "application/json" }),
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+        signal: deadline?.signal ?? opts.signal,
       });
     } catch (err) {
+      deadline?.dispose();
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
       throw new KrakeConnectionError(this.base, (err as Error).cause ?? err);
     }
+    try {
+      return await this.answer<T>(res, Boolean(opts.stream));
+    } finally {
+      deadline?.dispose();
+    }
+  }
+
+  private async answer<T>(res: Response, stream: boolean): Promise<T> {
     if (!res.ok) throw await toApiError(res);
-    if (opts.stream) return res as unknown as T;
+    if (stream) return res as unknown as T;
     const text = await res.text();
     return (text ? JSON.parse(text) : null) as T;
   }
@@ -113,9 +125,21 @@ async function toApiError(res: Response): Promise<KrakeApiError> {
     body = text;
   }
   if (body && typeof body === "object") {
-    return new KrakeApiError(res.status, body.title ?? null, body.detail ?? res.statusText, body.errors ?? [], body);
+    return new KrakeApiError(
+      res.status,
+      body.title ?? null,
+      body.detail ?? res.statusText,
+      body.errors ?? [],
+      body,
+    );
   }
-  return new KrakeApiError(res.status, null, typeof body === "string" && body ? body : res.statusText, [], body);
+  return new KrakeApiError(
+    res.status,
+    null,
+    typeof body === "string" && body ? body : res.statusText,
+    [],
+    body,
+  );
 }
 
 export class KindClient<T extends Resource = Resource> {
@@ -127,7 +151,8 @@ export class KindClient<T extends Resource = Resource> {
   private collection(namespace?: string | null): string {
     const d = this.def;
     if (!d.namespaced) return `/${d.group}/${d.plural}`;
-    if (namespace === undefined || namespace === null) throw new Error(`${d.kind} is namespaced: a namespace is required`);
+    if (namespace === undefined || namespace === null)
+      throw new Error(`${d.kind} is namespaced: a namespace is required`);
     return `/${d.group}/namespaces/${encodeURIComponent(namespace)}/${d.plural}`;
   }
 
@@ -135,8 +160,15 @@ export class KindClient<T extends Resource = Resource> {
     return `${this.collection(namespace)}/${encodeURIComponent(name)}`;
   }
 
-  create(body: unknown, namespace?: string | null, opts: CallOptions & { blocking?: string } = {}): Promise<T> {
-    return this.client.request("POST", this.collection(namespace), body, { ...opts, query: { blocking: opts.blocking } });
+  create(
+    body: unknown,
+    namespace?: string | null,
+    opts: CallOptions & { blocking?: string } = {},
+  ): Promise<T> {
+    return this.client.request("POST", this.collection(namespace), body, {
+      ...opts,
+      query: { blocking: opts.blocking },
+    });
   }
 
   get(name: string, namespace?: string | null, opts?: CallOptions): Promise<T> {
@@ -158,11 +190,22 @@ export class KindClient<T extends Resource = Resource> {
   }
 
   updateStatus(obj: T, opts?: CallOptions): Promise<T> {
-    return this.client.request("PUT", `${this.item(obj.metadata.name, obj.metadata.namespace)}/status`, obj, opts);
+    return this.client.request(
+      "PUT",
+      `${this.item(obj.metadata.name, obj.metadata.namespace)}/status`,
+      obj,
+      opts,
+    );
   }
 
   /** A subresource action (`binding`, `complete`, `shutdown`, `retry`). */
-  action(name: string, action: string, body: unknown, namespace?: string | null, opts?: CallOptions): Promise<T> {
+  action(
+    name: string,
+    action: string,
+    body: unknown,
+    namespace?: string | null,
+    opts?: CallOptions,
+  ): Promise<T> {
     return this.client.request("PUT", `${this.item(name, namespace)}/${action}`, body, opts);
   }
 
@@ -173,7 +216,10 @@ export class KindClient<T extends Resource = Resource> {
   ): Promise<T> {
     return this.client.request("DELETE", this.item(name, namespace), undefined, {
       ...opts,
-      query: { force: opts.force === undefined ? undefined : opts.force ? "True" : "False", blocking: opts.blocking },
+      query: {
+        force: opts.force === undefined ? undefined : opts.force ? "True" : "False",
+        blocking: opts.blocking,
+      },
     });
   }
 
@@ -191,6 +237,7 @@ export class KindClient<T extends Resource = Resource> {
       stream: true,
       query: { watch: "true", resource_version: opts.resourceVersion, heartbeat: opts.heartbeat },
     });
-    for await (const line of ndjsonLines(res.body!, opts.signal, opts.onActivity)) yield JSON.parse(line) as WatchEvent<T>;
+    for await (const line of ndjsonLines(res.body!, opts.signal, opts.onActivity))
+      yield JSON.parse(line) as WatchEvent<T>;
   }
 }

@@ -1,4 +1,11 @@
 export { KrakeClient, KindClient } from "./client.js";
-export type { ClientOptions, CallOptions, ListResult, WatchEvent, WatchEventType, WatchOptions } from "./client.js";
+export type {
+  ClientOptions,
+  CallOptions,
+  ListResult,
+  WatchEvent,
+  WatchEventType,
+  WatchOptions,
+} from "./client.js";
 export { KrakeApiError, KrakeConnectionError } from "./errors.js";
 export { tlsFetch, type TlsFetchOptions } from "./tls-fetch.js";

@@ -34,7 +34,12 @@ export function tlsFetch(options: TlsFetchOptions): typeof fetch {
       const send = url.protocol === "https:" ? httpsRequest : httpRequest;
       const req = send(
         url,
-        { method, headers, agent: url.protocol === "https:" ? agent : undefined, signal: init.signal ?? undefined },
+        {
+          method,
+          headers,
+          agent: url.protocol === "https:" ? agent : undefined,
+          signal: init.signal ?? undefined,
+        },
         (res) => {
           const status = res.statusCode ?? 0;
           const empty = method === "HEAD" || status === 204 || status === 304;

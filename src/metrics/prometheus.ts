@@ -5,6 +5,7 @@
  * or a scalar. Several samples are an error rather than "take the first", because which one comes first is
  * arbitrary and the scheduler would rank on a random series.
  */
+import { startDeadline } from "../util/deadline.js";
 import { MetricError, MetricsProviderError, type MetricFailureContext } from "./errors.js";
 import type { MetricsSource } from "./provider.js";
 
@@ -50,7 +51,11 @@ export class PrometheusSource implements MetricsSource {
     const url = new URL(this.queryUrl);
     url.searchParams.set("query", metric);
 
-    const deadline = startDeadline(signal, this.timeoutMs);
+    const deadline = startDeadline(
+      signal,
+      this.timeoutMs,
+      () => new Error(`timed out after ${this.timeoutMs} ms`),
+    );
     let status: number;
     let body: string;
     try {
@@ -169,32 +174,4 @@ function describeFetchError(err: unknown): string {
     return cause.errors.map((e: Error) => e.message).join("; ");
   if (cause instanceof Error && cause.message) return cause.message;
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * The caller's signal and our timeout in one signal. Not AbortSignal.any: on Node 20 every call registers
- * the combined signal on the caller's signal for good (nodejs/node#55351), and a scheduler passes the same
- * long-lived shutdown signal to every query, so that set would grow without bound. Here the listener is
- * removed again once the request is over.
- */
-function startDeadline(
-  callerSignal: AbortSignal | undefined,
-  timeoutMs: number,
-): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-  }, timeoutMs);
-  const onCallerAbort = () => controller.abort(callerSignal?.reason);
-  callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
-  return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
-    dispose() {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener("abort", onCallerAbort);
-    },
-  };
 }

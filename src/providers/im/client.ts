@@ -12,6 +12,7 @@
  * - The Authorization header is built per call and never logged.
  */
 import { parse, stringify } from "yaml";
+import { startDeadline } from "../../util/deadline.js";
 import {
   ProviderError,
   type CallOptions,
@@ -196,19 +197,23 @@ export class ImProvider implements InfrastructureProvider {
       headers["Content-Type"] = "text/yaml";
       body = stringify(opts.tosca);
     }
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const deadline = startDeadline(opts.signal, opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { method, headers, body, signal });
+      res = await this.fetchImpl(url, { method, headers, body, signal: deadline.signal });
+      // Read the body under the same deadline; callers parse it from the buffered copy.
+      const text = await res.text();
+      res = new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason;
-      const why = timeout.aborted
+      const why = deadline.timedOut()
         ? "timed out"
         : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message);
       throw new ProviderError(`IM at ${this.base} unreachable (${method} ${path}): ${why}`, "unavailable", {
         cause: err,
       });
+    } finally {
+      deadline.dispose();
     }
     if (res.ok) return res;
     throw await imError(res, method, path);
