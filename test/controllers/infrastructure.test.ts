@@ -130,6 +130,52 @@ describe("infrastructure controller", () => {
   });
 });
 
+describe("IM trouble", () => {
+  it("IM unreachable while a cluster is being built: retried until IM answers again", async () => {
+    im.setDelays({ configure: 20 });
+    await im.pause("refuse");
+    await create("patient");
+    // The scheduler binds it; the create call fails while IM is down and is retried with backoff.
+    const errors = () =>
+      Number(
+        /krake_controller_reconcile_errors_total\{controller="infrastructure",queue="clusters"\} (\d+)/.exec(
+          cp.metrics.render(),
+        )?.[1] ?? 0,
+      );
+    const before = errors();
+    await eventually(async () => (await get("patient")).status.scheduled_to, 10_000, "scheduled");
+    await eventually(() => errors() > before, 10_000, "a failed attempt while IM is down");
+    await im.resume();
+    await waitState("patient", "CONNECTING", 20_000);
+    assert.equal(im.infrastructures().filter((i) => i.status === "active").length >= 1, true);
+  });
+
+  it("deleting a cluster while IM still builds it removes the infrastructure and then the cluster", async () => {
+    im.setDelays({ configure: 2000 });
+    await create("short-lived");
+    const id = (await eventually(
+      async () => (await get("short-lived")).status.cluster_id,
+      10_000,
+      "an id",
+    )) as string;
+    await k(Cluster).delete("short-lived", NS);
+    await eventually(
+      async () => {
+        try {
+          await get("short-lived");
+          return false;
+        } catch (err) {
+          return (err as { status?: number }).status === 404;
+        }
+      },
+      20_000,
+      "the cluster gone",
+    );
+    assert.notEqual(im.infrastructure(id)?.status, "active");
+    im.setDelays({ configure: 20 });
+  });
+});
+
 describe("crash safety", () => {
   it("a controller killed right after the create call does not create a second infrastructure", async () => {
     // Its own API with only the scheduler: the infrastructure controllers under test are the only ones.
@@ -143,7 +189,13 @@ describe("crash safety", () => {
       async create(template, marker, opts) {
         await provider.create(template, marker, opts);
         crashed = true;
-        throw new Error("controller killed after the create call");
+        // The process "dies" here: it never gets to store the id, and does nothing more until stopped.
+        await new Promise((_, reject) =>
+          opts?.signal?.addEventListener("abort", () => reject(new Error("controller killed")), {
+            once: true,
+          }),
+        );
+        throw new Error("unreachable");
       },
     });
     const start = (crash: boolean) =>
