@@ -2,22 +2,17 @@
  * A real, throw-away single-member etcd for tests: `/usr/bin/etcd` (Debian's etcd-server 3.4) on two free
  * loopback ports with a fresh temp data dir.
  *
- * Cleanup if the test process dies: etcd stays an attached child (same process group, so a Ctrl-C reaches
- * it too) and a process 'exit' hook SIGKILLs it and removes its data dir. 'exit' hooks do not run when
- * node itself is killed by a signal (e.g. the test runner's timeout), so every etcd also gets a tiny
- * watchdog shell whose stdin is a pipe from us: the kernel closes that pipe however we die, the watchdog's
- * `read` sees EOF and kills etcd (and removes the data dir). No Linux-only prctl tricks.
- *
- * The etcd child and its pipes are unref'd, so a test that forgets stop() still lets node exit (the
- * 'exit' hook then cleans up) instead of hanging until the runner's timeout.
+ * Cleanup is test/support/daemon.ts's; etcd stays an attached child (same process group, so a Ctrl-C
+ * reaches it too).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { constants as fsConstants, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
 import { access, mkdir, mkdtemp, rm, statfs } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
+import { DaemonProcess } from "./daemon.js";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 
@@ -34,27 +29,6 @@ export interface TestEtcd {
 }
 
 const READY_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
-const STDERR_TAIL_LINES = 40;
-
-/** Processes still running, so the 'exit' hook can kill them if a test never calls stop(). */
-const live = new Set<{ child: ChildProcess; dataDir: string }>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const { child, dataDir } of live) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
-}
 
 let noFsyncFlag: boolean | undefined;
 
@@ -110,69 +84,7 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error("startEtcd aborted");
 }
 
-class EtcdProcess {
-  private readonly stderrTail: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exitedYet = false;
-  private readonly entry: { child: ChildProcess; dataDir: string };
-  private readonly watchdog: ChildProcess;
-
-  constructor(
-    readonly child: ChildProcess,
-    dataDir: string,
-  ) {
-    this.entry = { child, dataDir };
-    live.add(this.entry);
-    let partial = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      this.stderrTail.push(...lines);
-      if (this.stderrTail.length > STDERR_TAIL_LINES)
-        this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
-    });
-    this.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        this.exitedYet = true;
-        live.delete(this.entry);
-        resolve({ code, signal });
-      });
-    });
-    // `read` is a shell builtin, so the watchdog is one process and killing it leaves nothing behind. The
-    // pid is only reused after we reap etcd, and stop() kills the watchdog before that, so the watchdog
-    // can never hit an unrelated process.
-    this.watchdog = spawn(
-      "/bin/sh",
-      ["-c", 'read -r _; kill -9 "$1" 2>/dev/null; rm -rf "$2"', "etcd-watchdog", String(child.pid), dataDir],
-      { stdio: ["pipe", "ignore", "ignore"] },
-    );
-    this.watchdog.on("error", () => undefined);
-    this.watchdog.stdin?.on("error", () => undefined);
-    this.watchdog.unref();
-    (this.watchdog.stdin as Socket | null)?.unref();
-    child.unref();
-    (child.stderr as Socket | null)?.unref();
-  }
-
-  stderr(): string {
-    return this.stderrTail.join("\n");
-  }
-
-  async stop(): Promise<void> {
-    this.watchdog.kill("SIGKILL");
-    if (!this.exitedYet) {
-      // Waiting on an unref'd child alone would let node exit mid-stop.
-      this.child.ref();
-      this.child.kill("SIGTERM");
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), STOP_GRACE_MS);
-      await this.exited;
-      clearTimeout(timer);
-    }
-  }
-}
-
-async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string): Promise<EtcdProcess> {
+async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string): Promise<DaemonProcess> {
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
@@ -207,11 +119,11 @@ async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string):
     child.once("spawn", resolve);
     child.once("error", reject);
   });
-  return new EtcdProcess(child, dataDir);
+  return new DaemonProcess(child, dataDir, "etcd");
 }
 
 /** Polls /health until etcd has a leader and serves requests; fails early if etcd exits. */
-async function waitReady(proc: EtcdProcess, endpoint: string, signal?: AbortSignal): Promise<void> {
+async function waitReady(proc: DaemonProcess, endpoint: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = "no answer yet";
   while (Date.now() < deadline) {
@@ -244,10 +156,9 @@ export async function startEtcd(opts: { signal?: AbortSignal } = {}): Promise<Te
     throw new Error(`${ETCD_BIN} not found: install etcd 3.4 with \`apt-get install -y etcd-server\``);
   }
   if (signal?.aborted) throw abortError(signal);
-  installExitHook();
 
   const dataDir = await mkdtemp(join(await dataRoot(), "krake-etcd-test-"));
-  let proc: EtcdProcess | undefined;
+  let proc: DaemonProcess | undefined;
   let endpoint = "";
   let peerPort = 0;
   let clientPort = 0;
@@ -277,7 +188,7 @@ export async function startEtcd(opts: { signal?: AbortSignal } = {}): Promise<Te
     signal?.removeEventListener("abort", onAbort);
   }
 
-  let current: EtcdProcess = proc;
+  let current: DaemonProcess = proc;
   let stopped = false;
   return {
     endpoint,

@@ -3,26 +3,23 @@
  * with a temp config and temp TSDB, scraping exporters the test serves itself. Never port 9090 and never
  * Debian's system service: everything it needs is passed on the command line.
  *
- * Cleanup mirrors test/support/etcd.ts. Prometheus runs in its own process group (detached), so stop()
- * kills the group, and a process 'exit' hook does the same if a test never calls stop(). For a test process
- * killed by a signal (no 'exit' hook then) a watchdog shell reads a pipe from us and, on EOF, kills the group
- * and removes the temp dir. The child and its pipes are unref'd so a forgotten stop() cannot hang node.
+ * Cleanup is test/support/daemon.ts's; Prometheus runs in its own process group (detached) and is killed as
+ * a group.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { constants as fsConstants, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
 import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DaemonProcess } from "./daemon.js";
 
 export const PROMETHEUS_BIN = "/usr/bin/prometheus";
 /** Prometheus' default port, and Debian's service: a test must never talk to (or clash with) that one. */
 const SYSTEM_PROMETHEUS_PORT = 9090;
 
 const READY_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 5_000;
-const STDERR_TAIL_LINES = 40;
 const POLL_PAUSE_MS = 50;
 
 export interface TestPrometheus {
@@ -38,29 +35,6 @@ export interface StartPrometheusOptions {
   /** Seconds between scrapes: short, so a changed value is visible quickly. */
   scrapeIntervalSeconds?: number;
   jobName?: string;
-}
-
-const live = new Set<{ child: ChildProcess; dir: string }>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const { child, dir } of live) {
-      killGroup(child, "SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** A loopback port nobody listens on right now (and not 9090); for Prometheus and for "provider down". */
@@ -130,73 +104,6 @@ export async function waitForSamples(
   );
 }
 
-class PrometheusProcess {
-  private readonly stderrTail: string[] = [];
-  readonly exited: Promise<void>;
-  exitedYet = false;
-  private readonly entry: { child: ChildProcess; dir: string };
-  private readonly watchdog: ChildProcess;
-
-  constructor(
-    readonly child: ChildProcess,
-    dir: string,
-  ) {
-    this.entry = { child, dir };
-    live.add(this.entry);
-    let partial = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      this.stderrTail.push(...lines);
-      if (this.stderrTail.length > STDERR_TAIL_LINES)
-        this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
-    });
-    this.exited = new Promise((resolve) => {
-      child.once("exit", () => {
-        this.exitedYet = true;
-        live.delete(this.entry);
-        resolve();
-      });
-    });
-    // The group id is Prometheus' pid; it stays ours until we reap Prometheus, and stop() kills the
-    // watchdog before that, so the watchdog can never signal an unrelated group. `kill -9 -PGID`, not
-    // `kill -9 -- -PGID`: dash, Debian's /bin/sh, rejects the `--`.
-    this.watchdog = spawn(
-      "/bin/sh",
-      [
-        "-c",
-        'read -r _; kill -9 -"$1" 2>/dev/null; rm -rf "$2"',
-        "prometheus-watchdog",
-        String(child.pid),
-        dir,
-      ],
-      { stdio: ["pipe", "ignore", "ignore"] },
-    );
-    this.watchdog.on("error", () => undefined);
-    this.watchdog.stdin?.on("error", () => undefined);
-    this.watchdog.unref();
-    (this.watchdog.stdin as Socket | null)?.unref();
-    child.unref();
-    (child.stderr as Socket | null)?.unref();
-  }
-
-  stderr(): string {
-    return this.stderrTail.join("\n");
-  }
-
-  async stop(): Promise<void> {
-    this.watchdog.kill("SIGKILL");
-    if (this.exitedYet) return;
-    // Waiting on an unref'd child alone would let node exit mid-stop.
-    this.child.ref();
-    killGroup(this.child, "SIGTERM");
-    const timer = setTimeout(() => killGroup(this.child, "SIGKILL"), STOP_GRACE_MS);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
 function configYaml(opts: StartPrometheusOptions): string {
   const interval = `${opts.scrapeIntervalSeconds ?? 1}s`;
   // scrape_timeout must not exceed the interval, and the 10 s default would with a 1 s interval.
@@ -213,7 +120,7 @@ function configYaml(opts: StartPrometheusOptions): string {
   ].join("\n");
 }
 
-async function spawnPrometheus(dir: string, port: number): Promise<PrometheusProcess> {
+async function spawnPrometheus(dir: string, port: number): Promise<DaemonProcess> {
   const child = spawn(
     PROMETHEUS_BIN,
     [
@@ -229,11 +136,11 @@ async function spawnPrometheus(dir: string, port: number): Promise<PrometheusPro
     child.once("spawn", resolve);
     child.once("error", reject);
   });
-  return new PrometheusProcess(child, dir);
+  return new DaemonProcess(child, dir, "prometheus", true);
 }
 
 /** Polls /-/ready (200 once the TSDB is open and the config loaded); fails early if Prometheus exits. */
-async function waitReady(proc: PrometheusProcess, url: string): Promise<void> {
+async function waitReady(proc: DaemonProcess, url: string): Promise<void> {
   let last = "no answer yet";
   await waitFor(
     `Prometheus at ${url} to be ready`,
@@ -262,9 +169,8 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Tes
         "`apt-get install -y --no-install-recommends prometheus` (npm test does that itself when run as root).",
     );
   }
-  installExitHook();
   const dir = await mkdtemp(join(tmpdir(), "krake-prometheus-test-"));
-  let proc: PrometheusProcess | undefined;
+  let proc: DaemonProcess | undefined;
   let url = "";
   try {
     await writeFile(join(dir, "prometheus.yml"), configYaml(opts));
