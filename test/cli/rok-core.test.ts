@@ -1,24 +1,11 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startTestApi, type TestApi } from "../support/api.js";
-import { rokSandbox } from "../support/rok.js";
+import { useRokApi } from "../support/rok.js";
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
-before(async () => {
-  api = await startTestApi();
-  // Wide tables, so that row assertions see whole cells (wrapping at 80 columns is tested separately).
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
-});
-after(async () => {
-  await sb.cleanup();
-  await api.close();
-});
-
-const rok = (args: string[]) => sb.rok(args);
-/** Both the 80-column (wrapped) and the unwrapped table, for secret checks: a wrapped secret would hide. */
-const tables = async (args: string[]) =>
-  [(await sb.rok(args)).stdout, (await sb.rok(args, { env: { COLUMNS: "" } })).stdout].join("\n");
+// Wide tables, so that row assertions see whole cells (wrapping at 80 columns is tested separately).
+const t = useRokApi();
+const rok = (args: string[]) => t.rok(args);
+const tables = (args: string[]) => t.tables(args);
 const json = (s: string) => JSON.parse(s);
 
 for (const [resource, namespaced] of [

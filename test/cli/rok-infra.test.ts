@@ -1,27 +1,14 @@
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startTestApi, type TestApi } from "../support/api.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { ROK_BIN, rokSandbox } from "../support/rok.js";
+import { ROK_BIN, useRokApi } from "../support/rok.js";
 
-let api: TestApi;
-let sb: Awaited<ReturnType<typeof rokSandbox>>;
-before(async () => {
-  api = await startTestApi();
-  // Wide tables, so that row assertions see whole cells (wrapping at 80 columns is tested separately).
-  sb = await rokSandbox(api.url, { COLUMNS: "1000" });
-});
-after(async () => {
-  await sb.cleanup();
-  await api.close();
-});
-
-const rok = (args: string[], input?: string) => sb.rok(args, { input });
+// Wide tables, so that row assertions see whole cells (wrapping at 80 columns is tested separately).
+const t = useRokApi();
+const rok = (args: string[], input?: string) => t.rok(args, { input });
+const tables = (args: string[]) => t.tables(args);
 const json = (s: string) => JSON.parse(s);
-/** Both the 80-column (wrapped) and the unwrapped table, for secret checks: a wrapped secret would hide. */
-const tables = async (args: string[]) =>
-  [(await sb.rok(args)).stdout, (await sb.rok(args, { env: { COLUMNS: "" } })).stdout].join("\n");
 
 // Krake's functional test test_infrastructure_resources.py (cli.md §4.1), for each provider alias.
 for (const [resource, namespaced] of [
@@ -142,8 +129,14 @@ describe("infra providers: output and secrets", () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
     // Story 7: one row with the name, namespace system:admin, labels None, type im and the URL.
-    assert.match(lines[1], /\| name +\| namespace +\| labels +\| created +\| modified +\| deleted +\| type +\| url +\|/);
-    assert.match(lines[3], /\| im-provider +\| system:admin +\| None +\|[^|]+\|[^|]+\| None +\| im +\| http:\/\/localhost:8800 +\|/);
+    assert.match(
+      lines[1],
+      /\| name +\| namespace +\| labels +\| created +\| modified +\| deleted +\| type +\| url +\|/,
+    );
+    assert.match(
+      lines[3],
+      /\| im-provider +\| system:admin +\| None +\|[^|]+\|[^|]+\| None +\| im +\| http:\/\/localhost:8800 +\|/,
+    );
     assert.ok(!r.stdout.includes("tok-provider"));
     r = await rok(["infra", "ip", "list", "-a", "-o", "name"]);
     const names = r.stdout.trim().split("\n");
@@ -179,7 +172,7 @@ describe("infra providers: output and secrets", () => {
   });
 
   it("KRAKE_NAMESPACE overrides the default namespace", async () => {
-    const r = await sb.rok(["infra", "provider", "get", "tok-provider", "-o", "name"], {
+    const r = await t.sb.rok(["infra", "provider", "get", "tok-provider", "-o", "name"], {
       env: { KRAKE_NAMESPACE: "other" },
     });
     assert.equal(r.code, 0, r.stderr);
@@ -511,11 +504,11 @@ function rokOnTty(args: string[], typed: string): Promise<{ code: number | null;
   const command = [process.execPath, ROK_BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   return new Promise((resolve, reject) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], {
-      cwd: sb.dir,
+      cwd: t.sb.dir,
       env: {
         ...process.env,
-        XDG_CONFIG_HOME: sb.dir,
-        KRAKE_URL: api.url,
+        XDG_CONFIG_HOME: t.sb.dir,
+        KRAKE_URL: t.api.url,
         KRAKE_NAMESPACE: "",
         COLUMNS: "1000",
       },

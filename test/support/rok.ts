@@ -74,11 +74,15 @@ export function useRokApi(
     api: import("./api.js").TestApi;
     sb: Awaited<ReturnType<typeof rokSandbox>>;
     rok: (args: string[], options?: RokOptions) => Promise<RokResult>;
+    /** Both the 80-column (wrapped) and the unwrapped table, for secret checks: a wrapped secret would hide. */
+    tables: (args: string[]) => Promise<string>;
   };
   before(async () => {
     ctx.api = await startTestApi();
     ctx.sb = await rokSandbox(ctx.api.url, env);
     ctx.rok = ctx.sb.rok;
+    ctx.tables = async (args) =>
+      [(await ctx.sb.rok(args)).stdout, (await ctx.sb.rok(args, { env: { COLUMNS: "" } })).stdout].join("\n");
     await setup?.(ctx);
   });
   after(async () => {
