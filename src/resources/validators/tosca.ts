@@ -16,7 +16,8 @@ export const TOSCA_VERSIONS = [
   "tosca_simple_profile_for_mec_1_0_0",
 ] as const;
 
-const TOP_SECTIONS = new Set([
+/** The top-level keys tosca-parser accepts (IM's parser accepts the same ones). */
+export const TOSCA_TOP_SECTIONS: ReadonlySet<string> = new Set([
   "tosca_definitions_version",
   "tosca_default_namespace",
   "template_name",
@@ -129,7 +130,7 @@ class Collector {
     return false;
   }
 
-  unknownFields(obj: Record<string, unknown>, allowed: Set<string>, path: Path, what: string): void {
+  unknownFields(obj: Record<string, unknown>, allowed: ReadonlySet<string>, path: Path, what: string): void {
     for (const key of Object.keys(obj)) {
       if (!allowed.has(key)) this.add([...path, key], `${what} has the unknown field ${quote(key)}.`);
     }
@@ -251,7 +252,7 @@ function checkDocument(t: unknown): Issue[] {
   if (!c.object(t, [], "The template")) return c.issues;
   const deep = tooDeep(t);
   if (deep) return [depthIssue(deep, "The TOSCA template")];
-  c.unknownFields(t, TOP_SECTIONS, [], "The template");
+  c.unknownFields(t, TOSCA_TOP_SECTIONS, [], "The template");
   const version = own(t, "tosca_definitions_version");
   if (version === undefined || version === null) {
     c.add(["tosca_definitions_version"], "The field 'tosca_definitions_version' is missing.");

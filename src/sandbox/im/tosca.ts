@@ -11,6 +11,7 @@
  */
 import { parse as parseYaml, stringify as stringifyYaml, type Tags } from "yaml";
 import { pyStr } from "./wire.js";
+import { TOSCA_TOP_SECTIONS } from "../../resources/validators/tosca.js";
 
 /** A parsed TOSCA document (the YAML mapping). */
 export type ToscaDoc = Record<string, unknown>;
@@ -26,28 +27,6 @@ export class ToscaParseError extends Error {
   }
 }
 
-const TOP_LEVEL_KEYS = new Set([
-  "tosca_definitions_version",
-  "tosca_default_namespace",
-  "template_name",
-  "template_author",
-  "template_version",
-  "description",
-  "metadata",
-  "imports",
-  "dsl_definitions",
-  "repositories",
-  "node_types",
-  "relationship_types",
-  "relationship_templates",
-  "capability_types",
-  "artifact_types",
-  "data_types",
-  "interface_types",
-  "policy_types",
-  "group_types",
-  "topology_template",
-]);
 const TOPOLOGY_KEYS = new Set([
   "description",
   "inputs",
@@ -118,7 +97,7 @@ function validate(doc: unknown): string[] {
     );
   }
   for (const key of Object.keys(doc)) {
-    if (!TOP_LEVEL_KEYS.has(key)) {
+    if (!TOSCA_TOP_SECTIONS.has(key)) {
       errors.push(
         `UnknownFieldError: Template contains unknown field "${key}". Refer to the definition to verify valid values.`,
       );
