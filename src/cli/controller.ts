@@ -8,10 +8,12 @@ import { KrakeClient, tlsFetch } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers } from "../controller/process.js";
 import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
+import { exitOnSignals } from "./shutdown.js";
 
 const positiveNumber = (flag: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number, got '${value}'`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`${flag} must be a positive number, got '${value}'`);
   return n;
 };
 
@@ -25,11 +27,21 @@ export function controllerCommand(): Command {
     .option("--tls-cert <file>", "client certificate for the API (its CN is the controller's user)")
     .option("--tls-key <file>", "private key of --tls-cert")
     .option("--workers <n>", "concurrent reconciles per queue", positiveNumber("--workers"), 5)
-    .option("--lease-duration <seconds>", "leader lease: a lost leader is replaced after this long", positiveNumber("--lease-duration"), 15)
+    .option(
+      "--lease-duration <seconds>",
+      "leader lease: a lost leader is replaced after this long",
+      positiveNumber("--lease-duration"),
+      15,
+    )
     .option("--no-leader-election", "act without a lease (only safe when a single copy runs)")
     .option("--identity <id>", "name of this copy in the leases (default host/pid/random)")
     .option("--metrics-address <host:port>", "serve /metrics and /healthz here ('' disables)", "127.0.0.1:0")
-    .option("--reschedule-after <seconds>", "scheduler: re-evaluate placed apps this often", positiveNumber("--reschedule-after"), 60)
+    .option(
+      "--reschedule-after <seconds>",
+      "scheduler: re-evaluate placed apps this often",
+      positiveNumber("--reschedule-after"),
+      60,
+    )
     .option("--stickiness <score>", "scheduler: score bonus of an app's current cluster", Number, 0.1)
     .option(
       "--poll-interval <seconds>",
@@ -46,7 +58,9 @@ export function controllerCommand(): Command {
       const wanted = names.includes("all") ? [...CONTROLLER_NAMES] : names;
       for (const n of wanted) {
         if (!(CONTROLLER_NAMES as readonly string[]).includes(n)) {
-          process.stderr.write(`krake controller: unknown controller '${n}' (choose from ${CONTROLLER_NAMES.join(", ")}, all)\n`);
+          process.stderr.write(
+            `krake controller: unknown controller '${n}' (choose from ${CONTROLLER_NAMES.join(", ")}, all)\n`,
+          );
           process.exit(2);
         }
       }
@@ -56,8 +70,15 @@ export function controllerCommand(): Command {
       }
       const log = controllerLogger("krake-controller", flags.logLevel);
       const read = (f?: string) => (f ? readFileSync(f) : undefined);
-      const tls = flags.tlsCa || flags.tlsCert ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) } : null;
-      const client = new KrakeClient({ url: flags.api, token: flags.token, fetch: tls ? tlsFetch(tls) : undefined });
+      const tls =
+        flags.tlsCa || flags.tlsCert
+          ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) }
+          : null;
+      const client = new KrakeClient({
+        url: flags.api,
+        token: flags.token,
+        fetch: tls ? tlsFetch(tls) : undefined,
+      });
       const settings = {
         workers: flags.workers,
         scheduler: { rescheduleAfterSeconds: flags.rescheduleAfter, stickiness: flags.stickiness },
@@ -66,22 +87,20 @@ export function controllerCommand(): Command {
       const running = await startControllers({
         client,
         log,
-        controllers: (wanted as ControllerName[]).map((name) => ({ name, create: controllerFactory(name, settings) })),
-        leaderElection: flags.leaderElection === false ? false : { durationMs: flags.leaseDuration * 1000, identity: flags.identity },
+        controllers: (wanted as ControllerName[]).map((name) => ({
+          name,
+          create: controllerFactory(name, settings),
+        })),
+        leaderElection:
+          flags.leaderElection === false
+            ? false
+            : { durationMs: flags.leaseDuration * 1000, identity: flags.identity },
         metricsAddress: flags.metricsAddress || null,
       });
-      log.info({ url: running.metricsUrl, api: flags.api, controllers: wanted, identity: running.identity }, "Krake controllers running");
-      const stop = (signal: string) => {
-        log.info({ signal }, "shutting down");
-        running.stop().then(
-          () => process.exit(0),
-          (err) => {
-            log.error({ err: (err as Error).message }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
+      log.info(
+        { url: running.metricsUrl, api: flags.api, controllers: wanted, identity: running.identity },
+        "Krake controllers running",
+      );
+      exitOnSignals(log, () => running.stop());
     });
 }

@@ -8,6 +8,7 @@ import { createLogger, startApiServer } from "../api/start.js";
 import { VERSION } from "../version.js";
 import { controllerCommand } from "./controller.js";
 import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
+import { exitOnSignals } from "./shutdown.js";
 
 function apiCommand(): Command {
   const env = (key: keyof ApiOptions) => `(env ${ENV_VARIABLES[key]})`;
@@ -72,18 +73,7 @@ function apiCommand(): Command {
         process.exit(1);
       }
       if (isWorkerProcess()) reportListening(server.url);
-      const stop = (signal: string) => {
-        logger.info({ signal }, "shutting down");
-        server.close().then(
-          () => process.exit(0),
-          (err) => {
-            logger.error({ err: (err as Error).message }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
+      exitOnSignals(logger, () => server.close());
     });
 }
 

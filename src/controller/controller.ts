@@ -4,7 +4,8 @@
  * any point is repaired by the next run), workers draining each queue, and process metrics.
  */
 import { setMaxListeners } from "node:events";
-import type { KrakeClient } from "../client/index.js";
+import type { KindClient, KrakeClient } from "../client/index.js";
+import type { KindDef, Resource } from "../resources/kind.js";
 import type { Informer } from "./informer.js";
 import type { Logger } from "./log.js";
 import type { MetricsRegistry } from "./metrics.js";
@@ -34,6 +35,11 @@ export abstract class Controller {
   protected readonly loops: WorkLoop[] = [];
 
   constructor(protected readonly ctx: ControllerContext) {}
+
+  /** The API for a kind, untyped: controllers handle objects of several kinds through the same paths. */
+  protected api(def: KindDef): KindClient<Resource> {
+    return this.ctx.client.kind(def as KindDef) as KindClient<Resource>;
+  }
 
   protected informer<I extends Informer<any>>(informer: I): I {
     this.informers.push(informer);

@@ -7,6 +7,7 @@
 import { KrakeApiError, type KindClient, type KrakeClient } from "../client/index.js";
 import type { KindDef, Resource } from "../resources/kind.js";
 import type { Logger } from "./log.js";
+import { linkedController } from "../util/deadline.js";
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -132,8 +133,9 @@ export class Informer<T extends Resource = Resource> {
   private async watch(signal: AbortSignal): Promise<void> {
     this.stats.watches++;
     const heartbeat = this.opts.heartbeatSeconds ?? 10;
-    const idle = new AbortController();
-    const both = AbortSignal.any([signal, idle.signal]);
+    // Aborted by the caller's signal, or when the stream goes silent.
+    const { controller: idle, dispose } = linkedController(signal);
+    const both = idle.signal;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(timer);
@@ -166,6 +168,7 @@ export class Informer<T extends Resource = Resource> {
       throw err;
     } finally {
       clearTimeout(timer);
+      dispose();
     }
   }
 

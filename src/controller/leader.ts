@@ -13,6 +13,7 @@ import { KrakeApiError, type KrakeClient } from "../client/index.js";
 import { Lease } from "../resources/registry.js";
 import type { ResourceOf } from "../resources/kind.js";
 import { sleep } from "./informer.js";
+import { linkedController } from "../util/deadline.js";
 import type { Logger } from "./log.js";
 
 type LeaseObject = ResourceOf<typeof Lease>;
@@ -70,8 +71,9 @@ export class LeaderElector {
         continue;
       }
       this.opts.log?.info({ lease: this.opts.name, identity: this.opts.identity }, "became leader");
-      const lost = new AbortController();
-      const both = AbortSignal.any([signal, lost.signal]);
+      // Aborted when leadership is lost, and when the whole election stops.
+      const { controller: lost, dispose } = linkedController(signal);
+      const both = lost.signal;
       setMaxListeners(0, both);
       this.leading = true;
       const renewing = this.renewLoop(both, lost);
@@ -81,6 +83,7 @@ export class LeaderElector {
         // lead() may return early (its work ended): step down so another copy can take over.
         lost.abort();
         await renewing;
+        dispose();
         this.leading = false;
       }
       if (signal.aborted) await this.release();

@@ -1,7 +1,10 @@
 /** The controllers `krake controller <name>` can run, by name. */
 import type { ControllerFactory } from "../controller/process.js";
 import { GarbageCollector } from "./gc/gc.js";
-import { InfrastructureController, type InfrastructureControllerOptions } from "./infrastructure/infrastructure.js";
+import {
+  InfrastructureController,
+  type InfrastructureControllerOptions,
+} from "./infrastructure/infrastructure.js";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.js";
 
 export interface ControllerSettings {
@@ -23,6 +26,7 @@ export function controllerFactory(
     case "gc":
       return (ctx) => new GarbageCollector(ctx, { workers: settings.workers });
     case "infrastructure":
-      return (ctx) => new InfrastructureController(ctx, { workers: settings.workers, ...settings.infrastructure });
+      return (ctx) =>
+        new InfrastructureController(ctx, { workers: settings.workers, ...settings.infrastructure });
   }
 }

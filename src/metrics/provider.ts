@@ -9,15 +9,6 @@
 import { MetricError, MetricsProviderError, redactUrl, type MetricFailureContext } from "./errors.js";
 import { PrometheusSource } from "./prometheus.js";
 
-export {
-  MetricError,
-  MetricFailure,
-  MetricsProviderError,
-  redactUrl,
-  type MetricFailureContext,
-  type ReasonCode,
-} from "./errors.js";
-
 export interface MetricsSource {
   /**
    * The current value of `metric` (`Metric.spec.provider.metric`). Rejects with MetricsProviderError or

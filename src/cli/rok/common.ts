@@ -3,12 +3,12 @@
  * printing of results and errors.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { readFileSync } from "node:fs";
 import { KrakeClient, tlsFetch, type KindClient } from "../../client/index.js";
 import type { KindDef, Resource } from "../../resources/kind.js";
 import { loadConfig, type LoadedConfig, type TlsConfig } from "./config.js";
 import { splitValues } from "./argv.js";
 import { CliError, fail } from "./errors.js";
+import { readFileOrFail } from "./files.js";
 import { FORMATS, parseFormat, render, type Format } from "./output.js";
 
 export interface LeafFlags {
@@ -57,12 +57,7 @@ export function context(flags: LeafFlags): Context {
 function tlsFiles(tls: TlsConfig) {
   const read = (key: "client_ca" | "client_cert" | "client_key") => {
     const path = tls[key];
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new CliError(`tls.${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-    }
+    return path ? readFileOrFail(path, `tls.${key}`) : undefined;
   };
   if (Boolean(tls.client_cert) !== Boolean(tls.client_key))
     throw new CliError("tls.client_cert and tls.client_key must be given together");

@@ -6,16 +6,19 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { CliError } from "./errors.js";
 
-function readText(path: string, flag: string): string {
+/** A file a flag or setting names (`label`), or a CliError saying which one and why it cannot be read. */
+export function readFileOrFail(path: string, label: string): Buffer {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(err));
-    throw new CliError(`${flag}: cannot read ${path}: ${why}`);
+    throw new CliError(`${label}: cannot read ${path}: ${why}`);
   }
 }
+
+const readText = (path: string, flag: string) => readFileOrFail(path, flag).toString("utf8");
 
 /** Every non-empty document of a multi-document YAML file. */
 export function readYamlDocuments(path: string, flag: string): unknown[] {

@@ -3,10 +3,9 @@
  * context, so the user's file is reduced to the chosen (or current) context, its cluster and its user.
  * File references are inlined because the controllers run elsewhere and cannot read the user's disk.
  */
-import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { CliError } from "./errors.js";
-import { readYamlMapping } from "./files.js";
+import { readFileOrFail, readYamlMapping } from "./files.js";
 
 type Entry = Record<string, any>;
 
@@ -93,14 +92,7 @@ function find(config: Record<string, any>, section: string, name: string, referr
 
 function readReferenced(path: string, baseDir: string, what: string): Buffer {
   // kubectl resolves relative paths against the kubeconfig's own directory, not the working directory.
-  const full = isAbsolute(path) ? path : resolve(baseDir, path);
-  try {
-    return readFileSync(full);
-  } catch (err) {
-    throw new CliError(
-      `--kubeconfig: ${what}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
-  }
+  return readFileOrFail(isAbsolute(path) ? path : resolve(baseDir, path), `--kubeconfig: ${what}`);
 }
 
 function inline(body: Entry | undefined, fields: string[], baseDir: string, owner: string): void {

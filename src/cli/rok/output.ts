@@ -117,7 +117,9 @@ function listTable(def: KindDef, items: Resource[], wide: boolean): string {
 
 /** A plain value (not a resource) as json or yaml. */
 export function renderValue(value: unknown, format: "json" | "yaml"): string {
-  return format === "json" ? JSON.stringify(sortKeys(value), null, 2) + "\n" : stringify(sortKeys(value), { indent: 2 });
+  return format === "json"
+    ? JSON.stringify(sortKeys(value), null, 2) + "\n"
+    : stringify(sortKeys(value), { indent: 2 });
 }
 
 /** Formats one object (create/get/update/delete) or a list for stdout. */

@@ -49,7 +49,16 @@ export function buildProgram(): Command {
         const ctx = context(flags);
         const me = await ctx.client.me();
         if (ctx.format === "json" || ctx.format === "yaml") process.stdout.write(renderValue(me, ctx.format));
-        else process.stdout.write(renderTable([["user", me.user], ["roles", cell(me.roles)]], false));
+        else
+          process.stdout.write(
+            renderTable(
+              [
+                ["user", me.user],
+                ["roles", cell(me.roles)],
+              ],
+              false,
+            ),
+          );
       }),
     );
   kubeCommand(program);
@@ -57,4 +66,3 @@ export function buildProgram(): Command {
   coreCommand(program);
   return program;
 }
-

@@ -92,10 +92,10 @@ export async function waitFor(
   const initialStatus = JSON.stringify(start.status ?? null);
   let latest = start;
   let statusChanged = !opts.requireStatusChange;
+  /** The state the progress display shows; the ticker repeats it with a fresh elapsed time. */
   let shown = "";
   const show = (o: Resource) => {
-    const state = stateOf(o) || "UNKNOWN";
-    if (state !== shown) shown = state;
+    shown = stateOf(o) || "UNKNOWN";
     opts.progress?.update(shown, Date.now() - started);
   };
 

@@ -14,10 +14,10 @@
  * - status writes carry the resource_version read (X25).
  */
 import { isDeepStrictEqual } from "node:util";
-import { KrakeApiError, type KindClient } from "../../client/index.js";
+import { KrakeApiError } from "../../client/index.js";
 import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
 import { Informer, keyOf } from "../../controller/informer.js";
-import type { KindDef, Resource } from "../../resources/kind.js";
+import type { Resource } from "../../resources/kind.js";
 import {
   Cloud,
   Cluster,
@@ -95,10 +95,6 @@ export class InfrastructureController extends Controller {
   private forget(key: string) {
     this.polls.delete(key);
     this.reconfigures.delete(key);
-  }
-
-  private api(def: KindDef) {
-    return this.ctx.client.kind(def as KindDef) as KindClient<Resource>;
   }
 
   /**

@@ -35,6 +35,9 @@ export interface Collected {
 type Outcome = { value: number } | { failure: Reason };
 
 interface Entry {
+  /** What is resolved: the metric's name and scope, and the namespace of namespaced metrics. */
+  ref: MetricRef;
+  namespace: string | null;
   at: number;
   outcome: Outcome | null;
   pending: Promise<Outcome> | null;
@@ -61,8 +64,8 @@ export class MetricValues {
   /** Starts a background refresh of every value older than the TTL; cheap, call it once per decision. */
   refreshStale(signal?: AbortSignal): void {
     const now = this.now();
-    for (const [key, entry] of this.entries) {
-      if (!entry.pending && entry.outcome && now - entry.at >= this.ttlMs) this.refresh(key, entry, signal);
+    for (const entry of this.entries.values()) {
+      if (!entry.pending && entry.outcome && now - entry.at >= this.ttlMs) this.refresh(entry, signal);
     }
   }
 
@@ -93,27 +96,16 @@ export class MetricValues {
     let entry = this.entries.get(key);
     const now = this.now();
     if (!entry) {
-      entry = { at: now, outcome: null, pending: null };
+      entry = { ref, namespace, at: now, outcome: null, pending: null };
       this.entries.set(key, entry);
     }
     if (!entry.pending && (entry.outcome === null || now - entry.at >= this.ttlMs))
-      this.refresh(key, entry, signal, ref, namespace);
+      this.refresh(entry, signal);
     return entry;
   }
 
-  private readonly refs = new Map<string, { ref: MetricRef; namespace: string | null }>();
-
-  private refresh(
-    key: string,
-    e: Entry,
-    signal?: AbortSignal,
-    ref?: MetricRef,
-    namespace?: string | null,
-  ): void {
-    if (ref) this.refs.set(key, { ref, namespace: namespace ?? null });
-    const target = this.refs.get(key);
-    if (!target) return;
-    e.pending = this.resolve(target.ref, target.namespace, signal).then((outcome) => {
+  private refresh(e: Entry, signal?: AbortSignal): void {
+    e.pending = this.resolve(e.ref, e.namespace, signal).then((outcome) => {
       if (JSON.stringify(outcome) !== JSON.stringify(e.outcome)) this.generation++;
       e.outcome = outcome;
       e.at = this.now();

@@ -11,12 +11,12 @@
  * (the periodic re-evaluation is a deadline events do not push back), X8 (DEGRADED retried on time), X10/X11
  * (empty or zero-weight rankings), X12 (metric cache), X29 (clusters without a cloud are retried).
  */
-import { KrakeApiError, type KindClient } from "../../client/index.js";
+import { KrakeApiError } from "../../client/index.js";
 import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
 import { Informer, keyOf } from "../../controller/informer.js";
 import type { Histogram, Counter } from "../../controller/metrics.js";
 import { MetricsCache } from "../../metrics/index.js";
-import type { KindDef, Resource, ResourceRef } from "../../resources/kind.js";
+import type { Resource, ResourceRef } from "../../resources/kind.js";
 import {
   Application,
   Cloud,
@@ -182,11 +182,6 @@ export class Scheduler extends Controller {
     const settled = app.status.scheduled_to && triggered >= Date.parse(app.metadata.modified ?? "");
     if (!settled || app.status.state === "DEGRADED") this.appQueue.add(key);
     else if (app.spec.constraints.migration !== false) this.appQueue.addAfter(key, this.rescheduleMs);
-  }
-
-  /** Untyped access: the scheduler handles objects of several kinds through the same code paths. */
-  private api(def: KindDef) {
-    return this.ctx.client.kind(def as KindDef) as KindClient<Resource>;
   }
 
   private clusterChanged(c: Resource, old?: Resource): void {

@@ -3,7 +3,13 @@
  */
 import { Command, Option } from "commander";
 import type { KindDef, Resource } from "../../../resources/kind.js";
-import { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider } from "../../../resources/registry.js";
+import {
+  GlobalMetric,
+  GlobalMetricsProvider,
+  Lease,
+  Metric,
+  MetricsProvider,
+} from "../../../resources/registry.js";
 import {
   addGet,
   addList,
