@@ -3,7 +3,7 @@
  * operator can run two copies of the same command for availability.
  */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { KrakeClient, tlsFetch } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers } from "../controller/process.js";
@@ -17,16 +17,51 @@ const positiveNumber = (flag: string) => (value: string) => {
   return n;
 };
 
+const positiveInteger = (flag: string) => (value: string) => {
+  const n = positiveNumber(flag)(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${flag} must be a whole number, got '${value}'`);
+  return n;
+};
+
+const httpUrl = (value: string) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`--api must be an http(s) URL, got '${value}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new InvalidArgumentError(`--api must be an http(s) URL, got '${value}'`);
+  return value;
+};
+
+/** `host:port` (port 0: any free one); '' disables the endpoint. */
+const hostPort = (value: string) => {
+  if (value === "") return value;
+  const i = value.lastIndexOf(":");
+  const port = Number(value.slice(i + 1));
+  if (i < 0 || value.slice(i + 1) === "" || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(
+      `--metrics-address must be host:port, e.g. 127.0.0.1:9095, got '${value}'`,
+    );
+  return value;
+};
+
 export function controllerCommand(): Command {
   return new Command("controller")
     .description("Run controllers against a Krake API (leader-elected: run copies for availability)")
     .argument("<names...>", `controllers to run: ${CONTROLLER_NAMES.join(", ")}, or all`)
-    .option("--api <url>", "Krake API URL (env KRAKE_URL)", process.env.KRAKE_URL ?? "http://127.0.0.1:8080")
+    .option(
+      "--api <url>",
+      "Krake API URL (env KRAKE_URL)",
+      httpUrl,
+      process.env.KRAKE_URL ?? "http://127.0.0.1:8080",
+    )
     .option("--token <token>", "bearer token for the API (env KRAKE_TOKEN)", process.env.KRAKE_TOKEN)
     .option("--tls-ca <file>", "CA that signed the API's certificate")
     .option("--tls-cert <file>", "client certificate for the API (its CN is the controller's user)")
     .option("--tls-key <file>", "private key of --tls-cert")
-    .option("--workers <n>", "concurrent reconciles per queue", positiveNumber("--workers"), 5)
+    .option("--workers <n>", "concurrent reconciles per queue", positiveInteger("--workers"), 5)
     .option(
       "--lease-duration <seconds>",
       "leader lease: a lost leader is replaced after this long",
@@ -35,7 +70,12 @@ export function controllerCommand(): Command {
     )
     .option("--no-leader-election", "act without a lease (only safe when a single copy runs)")
     .option("--identity <id>", "name of this copy in the leases (default host/pid/random)")
-    .option("--metrics-address <host:port>", "serve /metrics and /healthz here ('' disables)", "127.0.0.1:0")
+    .option(
+      "--metrics-address <host:port>",
+      "serve /metrics and /healthz here ('' disables)",
+      hostPort,
+      "127.0.0.1:0",
+    )
     .option(
       "--reschedule-after <seconds>",
       "scheduler: re-evaluate placed apps this often",
@@ -49,7 +89,11 @@ export function controllerCommand(): Command {
       positiveNumber("--poll-interval"),
       30,
     )
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent", "info")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+        .default("info"),
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  $ krake controller scheduler gc --api http://127.0.0.1:8080\n  $ krake controller all --metrics-address 0.0.0.0:9095\n",
@@ -69,7 +113,21 @@ export function controllerCommand(): Command {
         process.exit(2);
       }
       const log = controllerLogger("krake-controller", flags.logLevel);
-      const read = (f?: string) => (f ? readFileSync(f) : undefined);
+      const read = (f?: string) => {
+        if (!f) return undefined;
+        try {
+          return readFileSync(f);
+        } catch (err) {
+          process.stderr.write(
+            `krake controller: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? err}\n`,
+          );
+          process.exit(2);
+        }
+      };
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+        process.stderr.write("krake controller: --tls-cert and --tls-key must be given together\n");
+        process.exit(2);
+      }
       const tls =
         flags.tlsCa || flags.tlsCert
           ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) }

@@ -2,7 +2,7 @@
  * `krake`: the server-side entry point. `krake api` runs the API server; controllers and `krake up` join as
  * further subcommands.
  */
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError, ENV_VARIABLES, optionsFromEnv, optionsFromFile, resolveApiConfig, type ApiOptions } from "../api/config.js";
 import { createLogger, startApiServer } from "../api/start.js";
 import { VERSION } from "../version.js";
@@ -115,4 +115,16 @@ export function krakeProgram(): Command {
     .addCommand(controllerCommand());
 }
 
-await krakeProgram().parseAsync(process.argv);
+const program = krakeProgram();
+// Usage errors (unknown flag, bad value) exit 2 like every config error of `krake`; help and version 0.
+for (const cmd of [program, ...program.commands]) {
+  cmd.exitOverride((err: CommanderError) => {
+    throw err;
+  });
+}
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exit(err.exitCode === 0 ? 0 : 2);
+}
