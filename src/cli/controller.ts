@@ -89,6 +89,12 @@ export function controllerCommand(): Command {
       positiveNumber("--poll-interval"),
       30,
     )
+    .option(
+      "--provider-timeout <seconds>",
+      "infrastructure: timeout of one call to an infrastructure provider (IM)",
+      positiveNumber("--provider-timeout"),
+      30,
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
@@ -140,7 +146,10 @@ export function controllerCommand(): Command {
       const settings = {
         workers: flags.workers,
         scheduler: { rescheduleAfterSeconds: flags.rescheduleAfter, stickiness: flags.stickiness },
-        infrastructure: { pollMaxMs: flags.pollInterval * 1000 },
+        infrastructure: {
+          pollMaxMs: flags.pollInterval * 1000,
+          providerTimeoutMs: flags.providerTimeout * 1000,
+        },
       };
       const running = await startControllers({
         client,

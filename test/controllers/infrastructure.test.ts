@@ -10,6 +10,7 @@ import pino from "pino";
 import type { KrakeClient } from "../../src/client/index.js";
 import { parse } from "yaml";
 import { eventually } from "../support/api.js";
+import { rokSandbox } from "../support/rok.js";
 import { startControlPlane, type ControlPlane } from "../support/controllers.js";
 import { startImSimulator, type ImSimulator } from "../../src/sandbox/im/server.js";
 import { startControllers } from "../../src/controller/process.js";
@@ -25,18 +26,21 @@ const NS = "system:admin";
 
 let im: ImSimulator;
 let cp: ControlPlane;
+let rok: Awaited<ReturnType<typeof rokSandbox>>;
 before(async () => {
   im = await startImSimulator({
     delays: { create: 20, pending: 20, running: 20, configure: 20, delete: 20 },
   });
   cp = await startControlPlane(["scheduler", "gc", "infrastructure"], {
-    infrastructure: { pollMinMs: 50, pollMaxMs: 200 },
+    infrastructure: { pollMinMs: 50, pollMaxMs: 200, providerTimeoutMs: 1000 },
   });
   await seedImCloud(cp.api.client, im.url);
+  rok = await rokSandbox(cp.api.url);
 });
 after(async () => {
   await cp.close();
   await im.close();
+  await rok.cleanup();
 });
 
 const k = <D>(def: D) => cp.api.client.kind(def as any) as any;
@@ -85,6 +89,66 @@ describe("infrastructure controller", () => {
     await eventually(async () => im.infrastructure(c.status.cluster_id)!.vms.length === 2, 15_000, "2 VMs");
     assert.deepEqual(im.infrastructure(c.status.cluster_id)!.removedVmIds, [2]);
     assert.equal(im.stats().create, 1, "scaling never creates");
+  });
+
+  it("scales with `rok kube cluster update -f`; a later scale-down without removal_list removes the oldest worker", async () => {
+    const { status } = await get("my-cluster");
+    const vms = () => im.infrastructure(status.cluster_id)!.vms.map((v) => v.id);
+    assert.deepEqual(vms(), [0, 1]);
+    // IM keeps the earlier removal_list [2] in its merged TOSCA; VM 2 is gone by now.
+    const up = await rok.rok([
+      "kube",
+      "cluster",
+      "update",
+      "-f",
+      EXAMPLES + "im-cluster-scale-up.yaml",
+      "my-cluster",
+    ]);
+    assert.equal(up.code, 0, up.stderr);
+    await eventually(() => vms().length === 3, 15_000, "3 VMs");
+    await waitState("my-cluster", "CONNECTING");
+    const down = await rok.rok([
+      "kube",
+      "cluster",
+      "update",
+      "-f",
+      EXAMPLES + "im-cluster.yaml",
+      "my-cluster",
+    ]);
+    assert.equal(down.code, 0, down.stderr);
+    await eventually(() => vms().length === 2, 15_000, "2 VMs");
+    assert.deepEqual(vms(), [0, 3], "the oldest worker (VM 1) removed, as IM does without a list");
+    const c = await waitState("my-cluster", "CONNECTING");
+    assert.equal(c.status.reason, null);
+  });
+
+  it("a scale IM refuses makes the cluster FAILED once, with IM's message, until the TOSCA changes", async () => {
+    const { status } = await get("my-cluster");
+    const updates = () =>
+      im.requests.filter((r) => r.op === "add" && r.path.startsWith(`/infrastructures/${status.cluster_id}`))
+        .length;
+    const before = updates();
+    const bad = tosca("im-cluster.yaml");
+    bad.topology_template.node_templates.wn.capabilities.scalable.properties.removal_list = ["not-a-vm"];
+    bad.topology_template.inputs.wn_num.default = 0;
+    const c = await get("my-cluster");
+    c.spec.tosca = bad;
+    await k(Cluster).update(c);
+    const failed = await waitState("my-cluster", "FAILED");
+    assert.equal(failed.status.reason.code, "RECONCILE_FAILED");
+    assert.match(failed.status.reason.message, /answered 400: .*not-a-vm/);
+    // Its own status writes do not make the controller send the refused template again.
+    const poked = await get("my-cluster");
+    poked.metadata.labels = { poke: "1" };
+    await k(Cluster).update(poked);
+    await eventually(async () => (await get("my-cluster")).metadata.labels.poke === "1", 5_000, "the label");
+    assert.equal(updates() - before, 1, "one refused update call, not a loop");
+    const fixed = await get("my-cluster");
+    fixed.spec.tosca = tosca("im-cluster-scale-up.yaml");
+    await k(Cluster).update(fixed);
+    await eventually(() => im.infrastructure(status.cluster_id)!.vms.length === 3, 15_000, "3 VMs");
+    const back = await waitState("my-cluster", "CONNECTING");
+    assert.equal(back.status.reason, null);
   });
 
   it("deleting the cluster deletes the infrastructure, then the cluster", async () => {
@@ -148,6 +212,48 @@ describe("IM trouble", () => {
     await im.resume();
     await waitState("patient", "CONNECTING", 20_000);
     assert.equal(im.infrastructures().filter((i) => i.status === "active").length >= 1, true);
+  });
+
+  it("500s and a hanging IM while polling: retried with backoff until the cluster is CONNECTING", async () => {
+    im.setDelays({ configure: 300 });
+    await create("bumpy");
+    const id = (await eventually(
+      async () => (await get("bumpy")).status.cluster_id,
+      10_000,
+      "an id",
+    )) as string;
+    im.failNext("state", { status: 500, message: "Internal Server Error", times: 3 });
+    // Longer than the controller's provider timeout (1 s): the call is abandoned and retried.
+    im.failNext("state", { hang: true, times: 1 });
+    const c = await waitState("bumpy", "CONNECTING", 20_000);
+    assert.equal(c.status.cluster_id, id);
+    const states = im.requests.filter((r) => r.op === "state" && r.path.includes(id));
+    assert.ok(states.filter((r) => r.status === 500).length === 3, "three 500s were answered");
+    im.setDelays({ configure: 20 });
+  });
+
+  it("an unknown VM state is shown as the reason and cleared when IM can read it again", async () => {
+    im.setDelays({ configure: 60_000 });
+    await create("foggy");
+    const id = (await eventually(
+      async () => (await get("foggy")).status.cluster_id,
+      10_000,
+      "an id",
+    )) as string;
+    await eventually(() => (im.infrastructure(id)?.vms.length ?? 0) >= 2, 10_000, "VMs");
+    im.setVmState(id, 1, "unknown");
+    const foggy = await eventually(
+      async () => ((await get("foggy")).status.reason?.code === "RETRIEVE_FAILED" ? get("foggy") : null),
+      10_000,
+      "the reason",
+    );
+    assert.match(foggy.status.reason.message, /VM 1/);
+    assert.equal(foggy.status.state, "CREATING");
+    im.setVmState(id, 1, "configured");
+    im.setVmState(id, 0, "configured");
+    const c = await waitState("foggy", "CONNECTING");
+    assert.equal(c.status.reason, null);
+    im.setDelays({ configure: 20 });
   });
 
   it("deleting a cluster while IM still builds it removes the infrastructure and then the cluster", async () => {

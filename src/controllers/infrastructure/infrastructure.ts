@@ -39,6 +39,8 @@ export interface InfrastructureControllerOptions {
   pollMaxMs?: number;
   /** Reconfigure attempts of a FAILING_RECONCILIATION cluster before it is FAILED. */
   maxReconfigures?: number;
+  /** Timeout of one provider call (scaling calls get longer: IM answers them once the VMs exist). */
+  providerTimeoutMs?: number;
   /** Tests and the sandbox may swap the provider implementation. */
   providerFor?: (provider: Resource, cloud: Resource) => InfrastructureProvider;
 }
@@ -58,6 +60,11 @@ export class InfrastructureController extends Controller {
   /** Looks at a building infrastructure so far in the current state, per cluster: the poll backoff. */
   private readonly polls = new Map<string, { state: string; count: number }>();
   private readonly reconfigures = new Map<string, number>();
+  /**
+   * The template the provider refused, per cluster: a FAILED cluster is left alone until its TOSCA changes
+   * (its own status write must not send the same template again, endlessly).
+   */
+  private readonly refused = new Map<string, unknown>();
 
   constructor(ctx: ControllerContext, options: InfrastructureControllerOptions = {}) {
     super(ctx);
@@ -66,6 +73,7 @@ export class InfrastructureController extends Controller {
       pollMinMs: 1_000,
       pollMaxMs: 30_000,
       maxReconfigures: 3,
+      providerTimeoutMs: 30_000,
       ...options,
     };
     const log = ctx.log;
@@ -87,7 +95,11 @@ export class InfrastructureController extends Controller {
   private wanted(c: Resource): boolean {
     const f = c.metadata.finalizers ?? [];
     if (c.metadata.deleted) return f[f.length - 1] === INFRASTRUCTURE_FINALIZER;
-    if (c.status.state === "FAILED" && isDeepStrictEqual(c.spec.tosca, c.status.last_applied_tosca))
+    if (
+      c.status.state === "FAILED" &&
+      (isDeepStrictEqual(c.spec.tosca, c.status.last_applied_tosca) ||
+        isDeepStrictEqual(c.spec.tosca, this.refused.get(keyOf(c))))
+    )
       return false;
     return Boolean(c.status.scheduled_to) && hasTosca(c);
   }
@@ -95,11 +107,13 @@ export class InfrastructureController extends Controller {
   private forget(key: string) {
     this.polls.delete(key);
     this.reconfigures.delete(key);
+    this.refused.delete(key);
   }
 
   /**
    * The provider refusing the request (bad template) fails the cluster with its message; refused
-   * credentials are shown as the reason and retried (an operator may fix them); anything else is retried.
+   * credentials and failed deletions are shown as the reason and retried (an operator may fix them);
+   * anything else is retried.
    */
   private async reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
     try {
@@ -108,20 +122,19 @@ export class InfrastructureController extends Controller {
       if (!(err instanceof ProviderError) || signal.aborted) throw err;
       const cluster = this.clusters.get(key);
       if (!cluster) throw err;
-      if (err.kind === "invalid") {
-        const code = cluster.metadata.deleted
-          ? "DELETE_FAILED"
-          : cluster.status.cluster_id
-            ? "RECONCILE_FAILED"
-            : "CREATE_FAILED";
+      if (err.kind === "invalid" && !cluster.metadata.deleted) {
+        const code = cluster.status.cluster_id ? "RECONCILE_FAILED" : "CREATE_FAILED";
+        this.refused.set(key, cluster.spec.tosca);
         return this.fail(cluster, code, err.message, signal);
       }
-      if (err.kind === "unauthorized" && cluster.status.reason?.message !== err.message) {
-        await this.setStatus(
-          cluster,
-          { reason: { code: "INVALID_RESOURCE", message: err.message } },
-          signal,
-        ).catch(() => {});
+      // A deletion is never given up (the finalizer would hold the cluster for good): say why, retry with backoff.
+      const code = cluster.metadata.deleted
+        ? "DELETE_FAILED"
+        : err.kind === "unauthorized"
+          ? "INVALID_RESOURCE"
+          : null;
+      if (code && cluster.status.reason?.message !== err.message) {
+        await this.setStatus(cluster, { reason: { code, message: err.message } }, signal).catch(() => {});
       }
       throw err;
     }
@@ -251,8 +264,21 @@ export class InfrastructureController extends Controller {
           status.message ?? `the provider reports '${status.detail}'`,
           signal,
         );
-      default:
+      default: {
+        // IM says `unknown` when the cloud would not tell a VM's state: transient, but worth showing.
+        const unknown = Object.entries(status.machines)
+          .filter(([, s]) => s === "unknown")
+          .map(([vm]) => vm);
+        const reason = unknown.length
+          ? {
+              code: "RETRIEVE_FAILED",
+              message: `the provider cannot read the state of VM ${unknown.join(", ")}`,
+            }
+          : null;
+        if (!isDeepStrictEqual(cluster.status.reason ?? null, reason))
+          await this.setStatus(cluster, { reason }, signal);
         return { requeueAfterMs: this.nextPoll(key, state) };
+      }
     }
   }
 
@@ -324,6 +350,7 @@ export class InfrastructureController extends Controller {
     const pw = auth.password;
     return new ImProvider({
       url: provider.spec.im.url,
+      timeoutMs: this.opts.providerTimeoutMs,
       authorization: imAuthorization(
         {
           id: provider.metadata.name,

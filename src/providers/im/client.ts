@@ -19,6 +19,7 @@ import {
   type InfrastructureProvider,
   type InfrastructureStatus,
 } from "../provider.js";
+import { scalableNodes, withRemovalList } from "./scaling.js";
 
 export interface ImClientOptions {
   /** IM's base URL, e.g. http://localhost:8800 */
@@ -154,11 +155,58 @@ export class ImProvider implements InfrastructureProvider {
     marker: string,
     opts: CallOptions = {},
   ): Promise<void> {
+    const tosca = await this.pinRemovals(id, withMarker(template, marker), opts);
     await this.call("POST", `/infrastructures/${encodeURIComponent(id)}`, {
       ...opts,
-      tosca: withMarker(template, marker),
+      tosca,
       timeoutMs: this.opts.updateTimeoutMs ?? 15 * 60_000,
     });
+  }
+
+  /**
+   * IM merges a posted TOSCA over the stored one list index by list index, so a `removal_list` sent once stays
+   * in IM's document for good, and a later scale-down without a list would remove those (long gone) VMs and
+   * fail. For each node whose stored list is longer than the one now sent, the list is completed with what IM
+   * would remove without one — the node's oldest VMs — so the stale entries are overwritten.
+   */
+  private async pinRemovals(
+    id: string,
+    doc: Record<string, unknown>,
+    opts: CallOptions,
+  ): Promise<Record<string, unknown>> {
+    const res = await this.call("GET", `/infrastructures/${encodeURIComponent(id)}/tosca`, opts);
+    const stored = parse(((await res.json()) as { tosca?: string }).tosca ?? "") as Record<string, unknown>;
+    const storedLists = new Map(scalableNodes(stored ?? {}).map((n) => [n.name, n.removalList.length]));
+    const affected = scalableNodes(doc).filter((n) => (storedLists.get(n.name) ?? 0) > n.removalList.length);
+    if (affected.length === 0) return doc;
+    const vms = await this.vmsBySystem(id, opts);
+    for (const node of affected) {
+      const existing = vms.get(node.name) ?? [];
+      const excess = existing.length - node.instances;
+      if (excess <= node.removalList.length) continue;
+      const chosen = new Set(node.removalList);
+      const oldest = existing.filter((vm) => !chosen.has(vm)).slice(0, excess - node.removalList.length);
+      doc = withRemovalList(doc, node.name, [...node.removalList, ...oldest]);
+    }
+    return doc;
+  }
+
+  /** The VM ids of each system (TOSCA node), oldest first, from the VM list and each VM's RADL. */
+  private async vmsBySystem(id: string, opts: CallOptions): Promise<Map<string, string[]>> {
+    const base = `/infrastructures/${encodeURIComponent(id)}`;
+    const list = await this.call("GET", base, opts);
+    const uris: string[] =
+      ((await list.json()) as any)?.["uri-list"]?.map((u: { uri: string }) => u.uri) ?? [];
+    const ids = uris.map(lastSegment).sort((a, b) => Number(a) - Number(b));
+    const bySystem = new Map<string, string[]>();
+    for (const vm of ids) {
+      const res = await this.call("GET", `${base}/vms/${encodeURIComponent(vm)}`, opts);
+      const radl = ((await res.json()) as { radl?: { class?: string; id?: string }[] }).radl ?? [];
+      const system = radl.find((item) => item.class === "system")?.id;
+      if (!system) continue;
+      bySystem.set(system, [...(bySystem.get(system) ?? []), vm]);
+    }
+    return bySystem;
   }
 
   async reconfigure(id: string, opts: CallOptions = {}): Promise<void> {
@@ -235,7 +283,7 @@ async function imError(res: Response, method: string, path: string): Promise<Pro
   }
   // IM answers 400 for missing credentials on most endpoints (only list and create say 401).
   const credentials =
-    /No credentials provided|Access to this infrastructure not granted|Invalid user|Invalid token/i.test(
+    /credentials|Access to this infrastructure not granted|Invalid user|Invalid token|No authentication data/i.test(
       message,
     );
   const kind =
