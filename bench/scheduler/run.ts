@@ -10,20 +10,17 @@
  * Prints a Markdown section for docs/performance.md on stdout; progress on stderr. Flags:
  *   --clusters N (1000)  --apps N (10000)  --decisions N (300)  --quick (100 clusters, 1,000 apps)
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { KrakeClient } from "../../src/client/index.js";
 import { MetricsRegistry } from "../../src/controller/metrics.js";
 import { startControllers } from "../../src/controller/process.js";
 import { Scheduler } from "../../src/controllers/scheduler/scheduler.js";
 import { Application, Cluster, GlobalMetric, GlobalMetricsProvider } from "../../src/resources/registry.js";
+import { log, machineLine, pct, peakRssMb, pool, startApi, startController, stop } from "../support.js";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const KRAKE_BIN = join(ROOT, "bin", "krake.js");
 const METRICS = ["m1", "m2", "m3", "m4", "m5"];
 
 const args = process.argv.slice(2);
@@ -35,49 +32,10 @@ const quick = args.includes("--quick");
 const CLUSTERS = flag("--clusters", quick ? 100 : 1000);
 const APPS = flag("--apps", quick ? 1000 : 10_000);
 const DECISIONS = flag("--decisions", quick ? 100 : 300);
-const log = (s: string) => process.stderr.write(`${s}\n`);
 /** e.g. `--node-flags=--max-old-space-size=200`: V8 flags for the scheduler process of the burst. */
 const SCHEDULER_NODE_FLAGS = args
   .filter((a) => a.startsWith("--node-flags="))
   .map((a) => a.slice("--node-flags=".length));
-
-function spawnKrake(
-  argv: string[],
-  ready: RegExp,
-  nodeFlags: string[] = [],
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, KRAKE_BIN, ...argv], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = ready.exec(out);
-      if (m) resolve({ child, match: m });
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`krake ${argv[0]} exited (${code}):\n${out.slice(-2000)}`)));
-  });
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
-}
-
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 async function seed(client: KrakeClient, ns: string) {
   await client.kind(GlobalMetricsProvider).create({
@@ -133,11 +91,7 @@ const app = (name: string) => ({
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "bench-scheduler-"));
-  const { child: api, match } = await spawnKrake(
-    ["api", "--port", "0", "--data-dir", join(dir, "data"), "--no-fsync", "--log-level", "info"],
-    /"url":"([^"]+)"[^\n]*"msg":"Krake API server listening"|"msg":"Krake API server listening"[^\n]*"url":"([^"]+)"/,
-  );
-  const url = match[1] ?? match[2];
+  const { child: api, url } = await startApi(join(dir, "data"));
   const client = new KrakeClient({ url, timeoutMs: 120_000 });
   const results: string[] = [];
   try {
@@ -187,19 +141,10 @@ async function main() {
     log(results[results.length - 1]);
 
     // Scenario 2: a burst of applications, scheduler as its own process.
-    const { child: ctl } = await spawnKrake(
-      [
-        "controller",
-        "scheduler",
-        "--api",
-        url,
-        "--metrics-address",
-        "",
-        "--log-level",
-        "info",
-        "--no-leader-election",
-      ],
-      /"msg":"Krake controllers running"/,
+    const { child: ctl } = await startController(
+      ["scheduler"],
+      url,
+      ["--metrics-address", ""],
       SCHEDULER_NODE_FLAGS,
     );
     try {
@@ -239,19 +184,17 @@ async function main() {
       );
       log(results.slice(-2).join("\n"));
     } finally {
-      ctl.kill("SIGTERM");
+      await stop(ctl);
     }
   } finally {
-    api.kill("SIGTERM");
-    await new Promise((r) => api.once("exit", r));
+    await stop(api);
     rmSync(dir, { recursive: true, force: true });
   }
-  const cpu = cpus()[0]?.model ?? "unknown CPU";
   process.stdout.write(
     [
       `### Scheduler benchmark, ${new Date().toISOString().slice(0, 10)}`,
       "",
-      `Machine: ${cpus().length} cores, ${cpu}; load average before ${loadavg()[0].toFixed(2)}. Command: \`npm run bench:scheduler${args.length ? ` -- ${args.join(" ")}` : ""}\`.`,
+      machineLine(`npm run bench:scheduler${args.length ? ` -- ${args.join(" ")}` : ""}`),
       "",
       "| scenario | result | target | |",
       "|---|---|---|---|",

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { KrakeClient, tlsFetch } from "../client/index.js";
+import { KrakeClient } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers } from "../controller/process.js";
 import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
@@ -141,7 +141,7 @@ export function controllerCommand(): Command {
       const client = new KrakeClient({
         url: flags.api,
         token: flags.token,
-        fetch: tls ? tlsFetch(tls) : undefined,
+        tls: tls ?? undefined,
       });
       const settings = {
         workers: flags.workers,

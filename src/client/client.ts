@@ -6,6 +6,7 @@ import type { KindDef, Resource, ResourceOf } from "../resources/kind.js";
 import { KrakeApiError, KrakeConnectionError } from "./errors.js";
 import { ndjsonLines } from "./ndjson.js";
 import { startDeadline } from "../util/deadline.js";
+import { fromFetch, nodeHttp, type HttpResponse, type HttpSend, type TlsOptions } from "../util/http.js";
 
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:8080` */
@@ -16,7 +17,9 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Per-request timeout for non-watch calls, default 30 s. */
   timeoutMs?: number;
-  /** A custom fetch (e.g. one with a TLS dispatcher). */
+  /** Client certificate and private CA for an https URL. */
+  tls?: TlsOptions;
+  /** Sends the requests instead of node:http(s) (tests that intercept them). */
   fetch?: typeof fetch;
 }
 
@@ -48,11 +51,11 @@ export interface WatchOptions extends CallOptions {
 
 export class KrakeClient {
   private readonly base: string;
-  private readonly fetchImpl: typeof fetch;
+  private readonly send: HttpSend;
 
   constructor(readonly options: ClientOptions) {
     this.base = options.url.replace(/\/+$/, "");
-    this.fetchImpl = options.fetch ?? fetch;
+    this.send = options.fetch ? fromFetch(options.fetch) : nodeHttp(options.tls);
   }
 
   private headers(extra?: Record<string, string>): Record<string, string> {
@@ -74,9 +77,9 @@ export class KrakeClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     // Streams (watches) end only through the caller's signal; everything else also has a timeout.
     const deadline = opts.stream ? null : startDeadline(opts.signal, this.options.timeoutMs ?? 30_000);
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await this.fetchImpl(url, {
+      res = await this.send(url, {
         method,
         headers: this.headers(body === undefined ? undefined : { "Content-Type": "application/json" }),
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -95,7 +98,7 @@ export class KrakeClient {
     }
   }
 
-  private async answer<T>(res: Response, stream: boolean): Promise<T> {
+  private async answer<T>(res: HttpResponse, stream: boolean): Promise<T> {
     if (!res.ok) throw await toApiError(res);
     if (stream) return res as unknown as T;
     const text = await res.text();
@@ -116,7 +119,7 @@ export class KrakeClient {
   }
 }
 
-async function toApiError(res: Response): Promise<KrakeApiError> {
+async function toApiError(res: HttpResponse): Promise<KrakeApiError> {
   const text = await res.text().catch(() => "");
   let body: any = null;
   try {
@@ -232,12 +235,12 @@ export class KindClient<T extends Resource = Resource> {
       this.def.namespaced && (namespace === undefined || namespace === null)
         ? `/${this.def.group}/${this.def.plural}`
         : this.collection(namespace);
-    const res = await this.client.request<Response>("GET", path, undefined, {
+    const res = await this.client.request<HttpResponse>("GET", path, undefined, {
       signal: opts.signal,
       stream: true,
       query: { watch: "true", resource_version: opts.resourceVersion, heartbeat: opts.heartbeat },
     });
-    for await (const line of ndjsonLines(res.body!, opts.signal, opts.onActivity))
+    for await (const line of ndjsonLines(res.chunks(), opts.signal, opts.onActivity))
       yield JSON.parse(line) as WatchEvent<T>;
   }
 }

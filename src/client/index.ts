@@ -8,4 +8,4 @@ export type {
   WatchOptions,
 } from "./client.js";
 export { KrakeApiError, KrakeConnectionError } from "./errors.js";
-export { tlsFetch, type TlsFetchOptions } from "./tls-fetch.js";
+export type { TlsOptions } from "../util/http.js";

@@ -35,6 +35,8 @@ export const keyOf = (o: Pick<Resource, "metadata">) => `${o.metadata.namespace 
 
 export class Informer<T extends Resource = Resource> {
   private readonly cache = new Map<string, T>();
+  /** Own writes newer than the cache, by key (see observeWrite). */
+  private readonly written = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private readonly kc: KindClient<T>;
   private syncedResolve!: () => void;
@@ -58,12 +60,34 @@ export class Informer<T extends Resource = Resource> {
     return this;
   }
 
+  /** The cached object, or this process's own later write of it while the watch has not delivered it yet. */
   get(key: string): T | undefined {
-    return this.cache.get(key);
+    const cached = this.cache.get(key);
+    const written = this.written.get(key);
+    if (!written) return cached;
+    if (cached && !newer(written, cached)) {
+      this.written.delete(key);
+      return cached;
+    }
+    return written;
   }
 
   getByName(name: string, namespace: string | null): T | undefined {
-    return this.cache.get(`${namespace ?? ""}/${name}`);
+    return this.get(`${namespace ?? ""}/${name}`);
+  }
+
+  /**
+   * Records an object as this process's write returned it. Until the watch catches up, `get` answers with it:
+   * a reconcile that runs again right after its own write (the write's event re-queues the key) must not act
+   * on the older cached copy — it would redo work already done, e.g. look for an infrastructure it just
+   * created and stored the id of.
+   */
+  observeWrite(obj: T): void {
+    const key = keyOf(obj);
+    const cached = this.cache.get(key);
+    // Not cached: not seen yet, or its deletion already arrived — the watch is the authority then.
+    if (!cached || !newer(obj, cached)) return;
+    this.written.set(key, this.opts.transform ? (this.opts.transform(obj) as T) : obj);
   }
 
   list(): T[] {
@@ -123,6 +147,7 @@ export class Informer<T extends Resource = Resource> {
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
         this.cache.delete(key);
+        this.written.delete(key);
         for (const h of this.handlers) h.delete?.(old);
       }
     }
@@ -159,6 +184,7 @@ export class Informer<T extends Resource = Resource> {
           const key = keyOf(obj);
           const old = this.cache.get(key);
           this.cache.delete(key);
+          this.written.delete(key);
           for (const h of this.handlers) h.delete?.(old ?? obj);
         } else this.apply(obj, true);
       }
@@ -183,6 +209,14 @@ export class Informer<T extends Resource = Resource> {
       else h.add?.(obj);
     }
   }
+}
+
+/** Whether `a` is a later version than `b` (resource versions are store revisions: decimal integers). */
+function newer(a: Resource, b: Resource): boolean {
+  const ra = a.metadata.resource_version ?? "";
+  const rb = b.metadata.resource_version ?? "";
+  if (!/^\d+$/.test(ra) || !/^\d+$/.test(rb)) return false;
+  return ra.length !== rb.length ? ra.length > rb.length : ra > rb;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

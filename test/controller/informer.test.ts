@@ -96,4 +96,41 @@ describe("Informer", () => {
     stop.abort();
     await running;
   });
+
+  it("answers with this process's own write until the watch delivers it, and forgets it on delete", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "informer-own-"));
+    const api = await startApiServer(
+      resolveApiConfig({ host: "127.0.0.1", port: 0, dataDir: dir, fsync: false, logLevel: "silent" }),
+      { logger: pino({ level: "silent" }) },
+    );
+    const halt = new AbortController();
+    try {
+      const roles = new KrakeClient({ url: api.url }).kind(Role);
+      const first = await roles.create(bodies.Role("mine"));
+      const informer = new Informer(new KrakeClient({ url: api.url }), Role);
+      const running = informer.run(halt.signal);
+      await informer.synced;
+      // Stopped: its cache stays where it is, as a lagging watch would leave it.
+      halt.abort();
+      await running;
+      const changed = structuredClone(first);
+      changed.metadata.labels = { step: "2" };
+      const written = await roles.update(changed);
+      assert.equal(informer.getByName("mine", null)?.metadata.labels.step, undefined, "the cache lags");
+      informer.observeWrite(written);
+      assert.equal(informer.getByName("mine", null)?.metadata.labels.step, "2");
+      informer.observeWrite(first);
+      assert.equal(
+        informer.getByName("mine", null)?.metadata.resource_version,
+        written.metadata.resource_version,
+      );
+      // An object the cache does not hold (not seen yet, or already deleted) is never brought back by a write.
+      informer.observeWrite({ ...written, metadata: { ...written.metadata, name: "ghost" } });
+      assert.equal(informer.getByName("ghost", null), undefined);
+    } finally {
+      halt.abort();
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -3,7 +3,7 @@
  * printing of results and errors.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { KrakeClient, tlsFetch, type KindClient } from "../../client/index.js";
+import { KrakeClient, type KindClient } from "../../client/index.js";
 import type { KindDef, Resource } from "../../resources/kind.js";
 import { loadConfig, type LoadedConfig, type TlsConfig } from "./config.js";
 import { splitValues } from "./argv.js";
@@ -47,7 +47,7 @@ export function context(flags: LeafFlags): Context {
     client: new KrakeClient({
       url: config.api_url,
       token: config.token ?? undefined,
-      fetch: config.tls?.enabled ? tlsFetch(tlsFiles(config.tls)) : undefined,
+      tls: config.tls?.enabled ? tlsFiles(config.tls) : undefined,
     }),
     format: parseFormat(flags.output),
     namespace: flags.namespace ?? config.user,
