@@ -22,7 +22,9 @@ export function ensureSystemPackages(packages) {
   if (missing.length === 0) return;
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !have("apt-get")) {
-    console.error(`bootstrap: missing ${missing.join(", ")}; install them (Debian: apt-get install -y ${missing.join(" ")})`);
+    console.error(
+      `bootstrap: missing ${missing.join(", ")}; install them (Debian: apt-get install -y ${missing.join(" ")})`,
+    );
     process.exit(1);
   }
   console.error(`bootstrap: installing ${missing.join(", ")}`);

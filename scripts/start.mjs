@@ -19,7 +19,9 @@ api.stdout.on("data", (chunk) => {
   const m = /"msg":"Krake API server listening"[^\n]*|[^\n]*"msg":"Krake API server listening"/.exec(seen);
   const url = m && /"url":"([^"]+)"/.exec(m[0]);
   if (!url) return;
-  controllers = spawn(process.execPath, ["bin/krake.js", "controller", "all", "--api", url[1]], { stdio: "inherit" });
+  controllers = spawn(process.execPath, ["bin/krake.js", "controller", "all", "--api", url[1]], {
+    stdio: "inherit",
+  });
   controllers.on("exit", (code) => {
     if (api.exitCode === null) api.kill("SIGTERM");
     process.exitCode = code ?? 1;

@@ -90,6 +90,12 @@ export function controllerCommand(): Command {
       30,
     )
     .option(
+      "--observe-interval <seconds>",
+      "cluster: how often each cluster's API is looked at",
+      positiveNumber("--observe-interval"),
+      2,
+    )
+    .option(
       "--provider-timeout <seconds>",
       "infrastructure: timeout of one call to an infrastructure provider (IM)",
       positiveNumber("--provider-timeout"),
@@ -150,6 +156,7 @@ export function controllerCommand(): Command {
           pollMaxMs: flags.pollInterval * 1000,
           providerTimeoutMs: flags.providerTimeout * 1000,
         },
+        cluster: { observeIntervalMs: flags.observeInterval * 1000 },
       };
       const running = await startControllers({
         client,

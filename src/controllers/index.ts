@@ -1,5 +1,6 @@
 /** The controllers `krake controller <name>` can run, by name. */
 import type { ControllerFactory } from "../controller/process.js";
+import { ClusterController, type ClusterControllerOptions } from "./cluster/cluster.js";
 import { GarbageCollector } from "./gc/gc.js";
 import {
   InfrastructureController,
@@ -11,9 +12,10 @@ export interface ControllerSettings {
   workers?: number;
   scheduler?: SchedulerOptions;
   infrastructure?: InfrastructureControllerOptions;
+  cluster?: ClusterControllerOptions;
 }
 
-export const CONTROLLER_NAMES = ["scheduler", "gc", "infrastructure"] as const;
+export const CONTROLLER_NAMES = ["scheduler", "gc", "infrastructure", "cluster"] as const;
 export type ControllerName = (typeof CONTROLLER_NAMES)[number];
 
 export function controllerFactory(
@@ -28,5 +30,7 @@ export function controllerFactory(
     case "infrastructure":
       return (ctx) =>
         new InfrastructureController(ctx, { workers: settings.workers, ...settings.infrastructure });
+    case "cluster":
+      return (ctx) => new ClusterController(ctx, { workers: settings.workers, ...settings.cluster });
   }
 }

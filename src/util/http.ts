@@ -36,6 +36,10 @@ export interface TlsOptions {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** false accepts any server certificate (a kubeconfig's `insecure-skip-tls-verify`). */
+  rejectUnauthorized?: boolean;
+  /** The name to verify the server certificate against, when it differs from the URL's host. */
+  servername?: string;
 }
 
 /**

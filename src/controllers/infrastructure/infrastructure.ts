@@ -405,7 +405,10 @@ export class InfrastructureController extends Controller {
     if (cluster.metadata.finalizers.includes(INFRASTRUCTURE_FINALIZER)) return cluster;
     const next = {
       ...cluster,
-      metadata: { ...cluster.metadata, finalizers: [...cluster.metadata.finalizers, INFRASTRUCTURE_FINALIZER] },
+      metadata: {
+        ...cluster.metadata,
+        finalizers: [...cluster.metadata.finalizers, INFRASTRUCTURE_FINALIZER],
+      },
     };
     return this.wrote(await this.api(Cluster).update(next, { signal }));
   }
