@@ -11,6 +11,13 @@ export const EXAMPLES = join(ROOT, "examples");
 
 export const log = (s: string) => process.stderr.write(`${s}\n`);
 
+/** The benchmark's command-line arguments, and `--name N` read as a number (or `dflt`). */
+export const args = process.argv.slice(2);
+export const flag = (name: string, dflt: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+
 /** Starts `krake <argv>` and resolves once its output matches `ready`; rejects if it exits first. */
 export function spawnKrake(
   argv: string[],

@@ -19,15 +19,21 @@ import { MetricsRegistry } from "../../src/controller/metrics.js";
 import { startControllers } from "../../src/controller/process.js";
 import { Scheduler } from "../../src/controllers/scheduler/scheduler.js";
 import { Application, Cluster, GlobalMetric, GlobalMetricsProvider } from "../../src/resources/registry.js";
-import { log, machineLine, pct, peakRssMb, pool, startApi, startController, stop } from "../support.js";
+import {
+  args,
+  flag,
+  log,
+  machineLine,
+  pct,
+  peakRssMb,
+  pool,
+  startApi,
+  startController,
+  stop,
+} from "../support.js";
 
 const METRICS = ["m1", "m2", "m3", "m4", "m5"];
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
 const quick = args.includes("--quick");
 const CLUSTERS = flag("--clusters", quick ? 100 : 1000);
 const APPS = flag("--apps", quick ? 1000 : 10_000);

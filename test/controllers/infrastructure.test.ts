@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import type { KrakeClient } from "../../src/client/index.js";
 import { parse } from "yaml";
 import { eventually } from "../support/api.js";
 import { rokSandbox } from "../support/rok.js";
@@ -18,7 +17,8 @@ import { MetricsRegistry } from "../../src/controller/metrics.js";
 import { InfrastructureController } from "../../src/controllers/infrastructure/infrastructure.js";
 import { ImProvider } from "../../src/providers/im/client.js";
 import type { InfrastructureProvider } from "../../src/providers/provider.js";
-import { Cluster, GlobalCloud, GlobalInfrastructureProvider } from "../../src/resources/registry.js";
+import { Cluster } from "../../src/resources/registry.js";
+import { seedImCloud } from "../support/fixtures.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
 const tosca = (file: string) => parse(readFileSync(EXAMPLES + file, "utf8"));
@@ -361,28 +361,6 @@ describe("crash safety", () => {
     }
   });
 });
-
-/** The IM provider and the OpenStack cloud every test here builds on. */
-async function seedImCloud(client: KrakeClient, imUrl: string): Promise<void> {
-  await client.kind(GlobalInfrastructureProvider).create({
-    metadata: { name: "im-provider" },
-    spec: { type: "im", im: { url: imUrl, username: "test", password: "test" } },
-  } as any);
-  await client.kind(GlobalCloud).create({
-    metadata: { name: "os-cloud" },
-    spec: {
-      type: "openstack",
-      openstack: {
-        url: "https://keystone.example:5000/v3",
-        auth: {
-          type: "password",
-          password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
-        },
-        infrastructure_provider: { name: "im-provider" },
-      },
-    },
-  } as any);
-}
 
 function bindAll(p: InfrastructureProvider): InfrastructureProvider {
   return {

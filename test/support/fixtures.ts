@@ -1,4 +1,6 @@
 /** Minimal valid bodies of every kind, for tests and benchmarks. */
+import type { KrakeClient } from "../../src/client/index.js";
+import { GlobalCloud, GlobalInfrastructureProvider } from "../../src/resources/registry.js";
 
 export const kubeconfig = (server = "https://127.0.0.1:6443") => ({
   apiVersion: "v1",
@@ -27,13 +29,18 @@ export const deployment = (name = "echo-demo") => ({
     selector: { matchLabels: { app: name } },
     template: {
       metadata: { labels: { app: name } },
-      spec: { containers: [{ name: "echo", image: "k8s.gcr.io/echoserver:1.10", ports: [{ containerPort: 8080 }] }] },
+      spec: {
+        containers: [{ name: "echo", image: "k8s.gcr.io/echoserver:1.10", ports: [{ containerPort: 8080 }] }],
+      },
     },
   },
 });
 
 export const bodies = {
-  Role: (name: string) => ({ metadata: { name }, rules: [{ api: "", resources: [""], namespaces: [""], verbs: ["get", "list"] }] }),
+  Role: (name: string) => ({
+    metadata: { name },
+    rules: [{ api: "", resources: [""], namespaces: [""], verbs: ["get", "list"] }],
+  }),
   RoleBinding: (name: string) => ({ metadata: { name }, users: ["alice"], roles: ["reader"] }),
   GlobalMetric: (name: string) => ({
     metadata: { name },
@@ -66,7 +73,10 @@ export const bodies = {
       type: "openstack",
       openstack: {
         url: "https://keystone.example:5000/v3",
-        auth: { type: "password", password: { user: { username: "u", password: "p" }, project: { name: "proj" } } },
+        auth: {
+          type: "password",
+          password: { user: { username: "u", password: "p" }, project: { name: "proj" } },
+        },
         infrastructure_provider: { name: "im-provider" },
       },
     },
@@ -77,7 +87,10 @@ export const bodies = {
       type: "openstack",
       openstack: {
         url: "https://keystone.example:5000/v3",
-        auth: { type: "password", password: { user: { username: "u", password: "p" }, project: { name: "proj" } } },
+        auth: {
+          type: "password",
+          password: { user: { username: "u", password: "p" }, project: { name: "proj" } },
+        },
         infrastructure_provider: { name: "im-provider", namespaced: true },
       },
     },
@@ -91,3 +104,33 @@ export const bodies = {
     spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } },
   }),
 } as const;
+
+/**
+ * A global IM provider at `imUrl` (the simulator's default user) and a global OpenStack cloud using it: what
+ * the infrastructure tests and benchmarks build on.
+ */
+export async function seedImCloud(
+  client: KrakeClient,
+  imUrl: string,
+  names: { provider?: string; cloud?: string } = {},
+): Promise<void> {
+  const provider = names.provider ?? "im-provider";
+  await client.kind(GlobalInfrastructureProvider).create({
+    metadata: { name: provider },
+    spec: { type: "im", im: { url: imUrl, username: "test", password: "test" } },
+  } as any);
+  await client.kind(GlobalCloud).create({
+    metadata: { name: names.cloud ?? "os-cloud" },
+    spec: {
+      type: "openstack",
+      openstack: {
+        url: "https://keystone.example:5000/v3",
+        auth: {
+          type: "password",
+          password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
+        },
+        infrastructure_provider: { name: provider },
+      },
+    },
+  } as any);
+}
