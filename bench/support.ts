@@ -115,3 +115,19 @@ export function machineLine(command: string): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   return `Machine: ${cpus().length} cores, ${cpu}; load average before ${loadBefore.toFixed(2)}. Command: \`${command}\`.`;
 }
+
+/** Writes a benchmark's Markdown section for docs/performance.md to stdout. */
+export function writeReport(title: string, script: string, resultHeader: string, rows: string[]): void {
+  process.stdout.write(
+    [
+      `### ${title}, ${new Date().toISOString().slice(0, 10)}`,
+      "",
+      machineLine(`npm run ${script}${args.length ? ` -- ${args.join(" ")}` : ""}`),
+      "",
+      `| scenario | ${resultHeader} | target | |`,
+      "|---|---|---|---|",
+      ...rows,
+      "",
+    ].join("\n"),
+  );
+}

@@ -26,13 +26,13 @@ import {
   flag,
   cpuSeconds,
   log,
-  machineLine,
   median,
   peakRssMb,
   pool,
   startApi,
   startController,
   stop,
+  writeReport,
 } from "../support.js";
 
 const quick = args.includes("--quick");
@@ -202,22 +202,13 @@ async function main() {
   const connecting = median(rounds.map((r) => r.connectingS));
   const cpu = median(measured.map((r) => r.cpuMsPerReconcile));
   const per = (f: (r: Round) => number, digits: number) => rounds.map((r) => f(r).toFixed(digits)).join(", ");
-  process.stdout.write(
-    [
-      `### Infrastructure benchmark, ${new Date().toISOString().slice(0, 10)}`,
-      "",
-      machineLine(`npm run bench:infra${args.length ? ` -- ${args.join(" ")}` : ""}`),
-      "",
-      "| scenario | result (median of rounds; each round) | target | |",
-      "|---|---|---|---|",
-      `| ${CLUSTERS} clusters created at once → all CONNECTING | ${connecting.toFixed(1)} s (${per((r) => r.connectingS, 1)}); creates took ${per((r) => r.createsS, 1)} s | < 30 s | ${connecting < 30 ? "met" : "**MISSED**"} |`,
-      `| infrastructure controller CPU per reconcile | ${cpu.toFixed(2)} ms (${per((r) => r.cpuMsPerReconcile, 2)}; ${rounds.length > 1 ? "median without the first, warm-up round" : "one round: warm-up included"}); ${per((r) => r.reconciles, 0)} reconciles, of which ${per((r) => r.failedReconciles, 0)} failed and were retried | < 2 ms | ${cpu < 2 ? "met" : "**MISSED**"} |`,
-      `| infrastructure controller CPU per cluster (create → CONNECTING) | ${median(measured.map((r) => r.cpuMsPerCluster)).toFixed(2)} ms (${per((r) => r.cpuMsPerCluster, 2)}) | – | |`,
-      `| ${CLUSTERS} clusters deleted at once → all gone | ${median(rounds.map((r) => r.deletedS)).toFixed(1)} s (${per((r) => r.deletedS, 1)}) | – | |`,
-      `| infrastructure controller peak RSS | ${rss.toFixed(0)} MB | – | |`,
-      "",
-    ].join("\n"),
-  );
+  writeReport("Infrastructure benchmark", "bench:infra", "result (median of rounds; each round)", [
+    `| ${CLUSTERS} clusters created at once → all CONNECTING | ${connecting.toFixed(1)} s (${per((r) => r.connectingS, 1)}); creates took ${per((r) => r.createsS, 1)} s | < 30 s | ${connecting < 30 ? "met" : "**MISSED**"} |`,
+    `| infrastructure controller CPU per reconcile | ${cpu.toFixed(2)} ms (${per((r) => r.cpuMsPerReconcile, 2)}; ${rounds.length > 1 ? "median without the first, warm-up round" : "one round: warm-up included"}); ${per((r) => r.reconciles, 0)} reconciles, of which ${per((r) => r.failedReconciles, 0)} failed and were retried | < 2 ms | ${cpu < 2 ? "met" : "**MISSED**"} |`,
+    `| infrastructure controller CPU per cluster (create → CONNECTING) | ${median(measured.map((r) => r.cpuMsPerCluster)).toFixed(2)} ms (${per((r) => r.cpuMsPerCluster, 2)}) | – | |`,
+    `| ${CLUSTERS} clusters deleted at once → all gone | ${median(rounds.map((r) => r.deletedS)).toFixed(1)} s (${per((r) => r.deletedS, 1)}) | – | |`,
+    `| infrastructure controller peak RSS | ${rss.toFixed(0)} MB | – | |`,
+  ]);
 }
 
 await main();

@@ -23,13 +23,13 @@ import {
   args,
   flag,
   log,
-  machineLine,
   pct,
   peakRssMb,
   pool,
   startApi,
   startController,
   stop,
+  writeReport,
 } from "../support.js";
 
 const METRICS = ["m1", "m2", "m3", "m4", "m5"];
@@ -196,18 +196,7 @@ async function main() {
     await stop(api);
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(
-    [
-      `### Scheduler benchmark, ${new Date().toISOString().slice(0, 10)}`,
-      "",
-      machineLine(`npm run bench:scheduler${args.length ? ` -- ${args.join(" ")}` : ""}`),
-      "",
-      "| scenario | result | target | |",
-      "|---|---|---|---|",
-      ...results,
-      "",
-    ].join("\n"),
-  );
+  writeReport("Scheduler benchmark", "bench:scheduler", "result", results);
 }
 
 await main();

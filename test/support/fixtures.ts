@@ -119,18 +119,7 @@ export async function seedImCloud(
     metadata: { name: provider },
     spec: { type: "im", im: { url: imUrl, username: "test", password: "test" } },
   } as any);
-  await client.kind(GlobalCloud).create({
-    metadata: { name: names.cloud ?? "os-cloud" },
-    spec: {
-      type: "openstack",
-      openstack: {
-        url: "https://keystone.example:5000/v3",
-        auth: {
-          type: "password",
-          password: { user: { username: "alice", password: "pw" }, project: { name: "demo" } },
-        },
-        infrastructure_provider: { name: provider },
-      },
-    },
-  } as any);
+  const cloud = bodies.GlobalCloud(names.cloud ?? "os-cloud");
+  cloud.spec.openstack.infrastructure_provider.name = provider;
+  await client.kind(GlobalCloud).create(cloud as any);
 }
