@@ -31,4 +31,5 @@ export function kindByPlural(group: string, plural: string): KindDef | undefined
 }
 
 export { Application, Cluster, Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider };
+export { clusterHasKubeconfig, clusterHasTosca } from "./kinds/kubernetes.js";
 export { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider, Role, RoleBinding };

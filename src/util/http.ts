@@ -50,11 +50,18 @@ const IDLE_SOCKET_MS = 4_000;
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
 let sharedHttpAgent: HttpAgent | undefined;
+let sharedHttpsAgent: HttpsAgent | undefined;
 
-/** A sender over node:http(s). Agents are per sender when `tls` is given, else one shared plain-HTTP agent. */
+/**
+ * A sender over node:http(s). Senders share one keep-alive agent per protocol, so connections are reused
+ * across senders (a controller builds an IM client per reconcile); one with its own `tls` material gets
+ * its own HTTPS agent.
+ */
 export function nodeHttp(tls?: TlsOptions): HttpSend {
   const plain = (sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
-  const secure = new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...tls });
+  const secure = tls
+    ? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...tls })
+    : (sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
   const send = (url: URL, req: HttpRequest, retried: boolean): Promise<HttpResponse> =>
     new Promise((resolve, reject) => {
       const https = url.protocol === "https:";

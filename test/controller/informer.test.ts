@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import pino from "pino";
 import { resolveApiConfig } from "../../src/api/config.js";
 import { startApiServer } from "../../src/api/start.js";
@@ -13,14 +12,7 @@ import { Informer } from "../../src/controller/informer.js";
 import { Role } from "../../src/resources/registry.js";
 import { eventually } from "../support/api.js";
 import { bodies } from "../support/fixtures.js";
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+import { freePort } from "../support/daemon.js";
 
 describe("Informer", () => {
   let dataDir: string;

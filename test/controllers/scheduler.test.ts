@@ -3,8 +3,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
 import { eventually } from "../support/api.js";
+import { freePort } from "../support/daemon.js";
 import { clusterTosca, deployment, kubeconfig } from "../support/fixtures.js";
 import { startControlPlane, type ControlPlane } from "../support/controllers.js";
 import {
@@ -376,13 +376,3 @@ describe("process metrics", () => {
     );
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s: Server = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as any).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import type { Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
 
 const STOP_GRACE_MS = 5_000;
 const STDERR_TAIL_LINES = 40;
@@ -108,4 +108,19 @@ export class DaemonProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** A loopback port nobody listens on at this instant (the OS picks it; the caller binds it next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => {
+        if (addr === null || typeof addr === "string") reject(new Error("unexpected listener address"));
+        else resolve(addr.port);
+      });
+    });
+  });
 }

@@ -16,12 +16,11 @@ import { execFile, spawn } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { DaemonProcess } from "./daemon.js";
+import { DaemonProcess, freePort } from "./daemon.js";
 import { startEtcd, type TestEtcd } from "./etcd.js";
 
 const execFileP = promisify(execFile);
@@ -173,20 +172,6 @@ function runBuild(timeoutMs: number): Promise<string> {
         `kube-apiserver: build finished in ${Math.round((Date.now() - started) / 1000)} s\n`,
       );
       resolve(stdout.trim().split("\n").at(-1) || kubeBinDir());
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => {
-        if (addr === null || typeof addr === "string") reject(new Error("unexpected listener address"));
-        else resolve(addr.port);
-      });
     });
   });
 }

@@ -10,10 +10,10 @@ import { spawn } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DaemonProcess } from "./daemon.js";
+import { DaemonProcess, freePort as anyFreePort } from "./daemon.js";
 
 export const PROMETHEUS_BIN = "/usr/bin/prometheus";
 /** Prometheus' default port, and Debian's service: a test must never talk to (or clash with) that one. */
@@ -40,15 +40,8 @@ export interface StartPrometheusOptions {
 /** A loopback port nobody listens on right now (and not 9090); for Prometheus and for "provider down". */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = createServer();
-      s.once("error", reject);
-      s.listen(0, "127.0.0.1", () => resolve(s));
-    });
-    const address = server.address();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    if (address === null || typeof address === "string") throw new Error("unexpected listener address");
-    if (address.port !== SYSTEM_PROMETHEUS_PORT) return address.port;
+    const port = await anyFreePort();
+    if (port !== SYSTEM_PROMETHEUS_PORT) return port;
   }
 }
 

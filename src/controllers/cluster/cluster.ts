@@ -18,7 +18,7 @@ import { Informer, keyOf } from "../../controller/informer.js";
 import { KubeApiError, KubeClient } from "../../kube/client.js";
 import { KubeconfigError } from "../../kube/kubeconfig.js";
 import type { Resource } from "../../resources/kind.js";
-import { Cluster } from "../../resources/registry.js";
+import { Cluster, clusterHasKubeconfig, clusterHasTosca } from "../../resources/registry.js";
 
 export interface ClusterControllerOptions {
   workers?: number;
@@ -62,7 +62,7 @@ export class ClusterController extends Controller {
   private readonly opts: Required<Omit<ClusterControllerOptions, "clientFor">> &
     Pick<ClusterControllerOptions, "clientFor">;
   /** Per cluster: its client, rebuilt when the kubeconfig changes. */
-  private readonly clients = new Map<string, { kubeconfig: string; client: KubeClient }>();
+  private readonly clients = new Map<string, { kubeconfig: unknown; client: KubeClient }>();
   /** Consecutive failed looks per cluster: the OFFLINE backoff. */
   private readonly failures = new Map<string, number>();
 
@@ -95,10 +95,10 @@ export class ClusterController extends Controller {
 
   private wanted(c: Resource): boolean {
     if (c.metadata.deleted || c.status.state === "FAILED") return false;
-    if (Object.keys(c.spec.kubeconfig ?? {}).length === 0) return false;
+    if (!clusterHasKubeconfig(c)) return false;
     // A registered cluster starts PENDING and is ours at once; a built one only once handed over.
     if (INFRASTRUCTURE_STATES.has(c.status.state))
-      return c.status.state === "PENDING" && !c.status.cluster_id && !hasTosca(c);
+      return c.status.state === "PENDING" && !c.status.cluster_id && !clusterHasTosca(c);
     return true;
   }
 
@@ -108,12 +108,16 @@ export class ClusterController extends Controller {
   }
 
   private clientOf(key: string, cluster: Resource): KubeClient {
-    const kubeconfig = JSON.stringify(cluster.spec.kubeconfig);
+    const kubeconfig = cluster.spec.kubeconfig;
     const known = this.clients.get(key);
-    if (known && known.kubeconfig === kubeconfig) return known.client;
+    // The same cached object between events; compared in depth only when a new copy arrived.
+    if (known && (known.kubeconfig === kubeconfig || isDeepStrictEqual(known.kubeconfig, kubeconfig))) {
+      known.kubeconfig = kubeconfig;
+      return known.client;
+    }
     const client = this.opts.clientFor
-      ? this.opts.clientFor(cluster.spec.kubeconfig)
-      : KubeClient.fromKubeconfig(cluster.spec.kubeconfig, { timeoutMs: this.opts.timeoutMs });
+      ? this.opts.clientFor(kubeconfig)
+      : KubeClient.fromKubeconfig(kubeconfig, { timeoutMs: this.opts.timeoutMs });
     this.clients.set(key, { kubeconfig, client });
     this.failures.delete(key);
     return client;
@@ -244,10 +248,6 @@ export class ClusterController extends Controller {
       if (!(err instanceof KrakeApiError && err.status === 404)) throw err;
     }
   }
-}
-
-function hasTosca(c: Resource): boolean {
-  return Boolean(c.spec.tosca && Object.keys(c.spec.tosca).length > 0);
 }
 
 /** ±10 %, so that hundreds of clusters registered together are not all looked at in the same instant. */

@@ -21,6 +21,8 @@ import type { Resource } from "../../resources/kind.js";
 import {
   Cloud,
   Cluster,
+  clusterHasKubeconfig,
+  clusterHasTosca,
   GlobalCloud,
   GlobalInfrastructureProvider,
   InfrastructureProvider as ProviderKind,
@@ -101,7 +103,7 @@ export class InfrastructureController extends Controller {
         isDeepStrictEqual(c.spec.tosca, this.refused.get(keyOf(c))))
     )
       return false;
-    return Boolean(c.status.scheduled_to) && hasTosca(c);
+    return Boolean(c.status.scheduled_to) && clusterHasTosca(c);
   }
 
   private forget(key: string) {
@@ -186,7 +188,7 @@ export class InfrastructureController extends Controller {
     const id: string | null = cluster.status.cluster_id;
     if (!id) return;
     const state: string = cluster.status.state;
-    const hasKubeconfig = Object.keys(cluster.spec.kubeconfig ?? {}).length > 0;
+    const hasKubeconfig = clusterHasKubeconfig(cluster);
     // The cluster controller's states: the infrastructure is built and handed over.
     if (hasKubeconfig && !["CREATING", "RECONCILING", "FAILING_RECONCILIATION", "PENDING"].includes(state))
       return;
@@ -439,8 +441,4 @@ export class InfrastructureController extends Controller {
       if (!(err instanceof KrakeApiError && err.status === 404)) throw err;
     }
   }
-}
-
-function hasTosca(c: Resource): boolean {
-  return Boolean(c.spec.tosca && Object.keys(c.spec.tosca).length > 0);
 }

@@ -21,6 +21,7 @@ import {
   Application,
   Cloud,
   Cluster,
+  clusterHasKubeconfig,
   GlobalCloud,
   GlobalMetric,
   GlobalMetricsProvider,
@@ -210,12 +211,8 @@ export class Scheduler extends Controller {
   }
 
   private needsCloud(c: Resource): boolean {
-    const kubeconfig = c.spec.kubeconfig;
     return (
-      !c.metadata.deleted &&
-      (!kubeconfig || Object.keys(kubeconfig).length === 0) &&
-      c.status.state !== "FAILED" &&
-      !c.status.scheduled_to
+      !c.metadata.deleted && !clusterHasKubeconfig(c) && c.status.state !== "FAILED" && !c.status.scheduled_to
     );
   }
 

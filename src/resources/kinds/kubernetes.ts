@@ -322,6 +322,20 @@ const clusterStatus = () =>
     }),
   );
 
+/** Whether a cluster is (to be) built from a TOSCA template by an infrastructure provider. */
+export function clusterHasTosca(c: Resource): boolean {
+  return isNonEmptyMap(c.spec?.tosca);
+}
+
+/** Whether a cluster has a kubeconfig: registered, or built and handed over. */
+export function clusterHasKubeconfig(c: Resource): boolean {
+  return isNonEmptyMap(c.spec?.kubeconfig);
+}
+
+function isNonEmptyMap(v: unknown): boolean {
+  return typeof v === "object" && v !== null && Object.keys(v).length > 0;
+}
+
 export const Cluster = defineKind({
   group: "kubernetes",
   kind: "Cluster",
