@@ -91,7 +91,7 @@ export function controllerCommand(): Command {
     )
     .option(
       "--observe-interval <seconds>",
-      "cluster: how often each cluster's API is looked at",
+      "cluster, application: how often each cluster's API and each app's objects are looked at",
       positiveNumber("--observe-interval"),
       2,
     )
@@ -99,6 +99,22 @@ export function controllerCommand(): Command {
       "--provider-timeout <seconds>",
       "infrastructure: timeout of one call to an infrastructure provider (IM)",
       positiveNumber("--provider-timeout"),
+      30,
+    )
+    .option(
+      "--hook-endpoint <url>",
+      "application: the Krake API URL as workloads reach it, for the complete/shutdown hook URLs (default --api)",
+    )
+    .option(
+      "--migration-timeout <seconds>",
+      "application: how long a migrated app may take to become healthy on its new cluster before the move is abandoned",
+      positiveNumber("--migration-timeout"),
+      300,
+    )
+    .option(
+      "--shutdown-grace <seconds>",
+      "application: default time a workload has to acknowledge the shutdown hook",
+      positiveNumber("--shutdown-grace"),
       30,
     )
     .addOption(
@@ -157,6 +173,12 @@ export function controllerCommand(): Command {
           providerTimeoutMs: flags.providerTimeout * 1000,
         },
         cluster: { observeIntervalMs: flags.observeInterval * 1000 },
+        application: {
+          observeIntervalMs: flags.observeInterval * 1000,
+          hookEndpoint: flags.hookEndpoint,
+          migrationTimeoutMs: flags.migrationTimeout * 1000,
+          shutdownGraceMs: flags.shutdownGrace * 1000,
+        },
       };
       const running = await startControllers({
         client,

@@ -1,5 +1,6 @@
 /** The controllers `krake controller <name>` can run, by name. */
 import type { ControllerFactory } from "../controller/process.js";
+import { ApplicationController, type ApplicationControllerOptions } from "./application/application.js";
 import { ClusterController, type ClusterControllerOptions } from "./cluster/cluster.js";
 import { GarbageCollector } from "./gc/gc.js";
 import {
@@ -13,9 +14,10 @@ export interface ControllerSettings {
   scheduler?: SchedulerOptions;
   infrastructure?: InfrastructureControllerOptions;
   cluster?: ClusterControllerOptions;
+  application?: ApplicationControllerOptions;
 }
 
-export const CONTROLLER_NAMES = ["scheduler", "gc", "infrastructure", "cluster"] as const;
+export const CONTROLLER_NAMES = ["scheduler", "gc", "infrastructure", "cluster", "application"] as const;
 export type ControllerName = (typeof CONTROLLER_NAMES)[number];
 
 export function controllerFactory(
@@ -32,5 +34,7 @@ export function controllerFactory(
         new InfrastructureController(ctx, { workers: settings.workers, ...settings.infrastructure });
     case "cluster":
       return (ctx) => new ClusterController(ctx, { workers: settings.workers, ...settings.cluster });
+    case "application":
+      return (ctx) => new ApplicationController(ctx, { workers: settings.workers, ...settings.application });
   }
 }

@@ -37,7 +37,7 @@ const ref = (o: any) => ({
 });
 
 describe("garbage collector", () => {
-  it("deleting a Cloud deletes its Cluster, which deletes its Application; children go first", async () => {
+  it("deleting a Cloud deletes its Cluster, which deletes its pinned Application; children go first", async () => {
     const ns = "cascade";
     const cloud = await k(Cloud).create(bodies.Cloud("os-cloud"), ns);
     const cluster = await k(Cluster).create(
@@ -51,7 +51,11 @@ describe("garbage collector", () => {
       ns,
     );
     await k(Application).create(
-      { metadata: { name: "a1" }, spec: { manifest: [deployment()], constraints: { cluster: {} } } },
+      // Pinned (migration disabled): it cannot be moved, so it goes with its cluster.
+      {
+        metadata: { name: "a1" },
+        spec: { manifest: [deployment()], constraints: { cluster: {}, migration: false } },
+      },
       ns,
     );
     await k(Application).action(
@@ -86,6 +90,42 @@ describe("garbage collector", () => {
     await gone(Application, "a1", ns);
     await gone(Cluster, "c1", ns);
     await gone(Cloud, "os-cloud", ns);
+  });
+
+  it("an app that may migrate is not deleted with its cluster: the cluster waits until the app leaves it", async () => {
+    const ns = "evacuate";
+    const cluster = await k(Cluster).create(
+      { metadata: { name: "c2" }, spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } } },
+      ns,
+    );
+    await k(Application).create(
+      { metadata: { name: "mover" }, spec: { manifest: [deployment()], constraints: { cluster: {} } } },
+      ns,
+    );
+    await k(Application).action(
+      "mover",
+      "binding",
+      { api: "kubernetes", kind: "ClusterBinding", cluster: ref(cluster) },
+      ns,
+    );
+    await k(Cluster).delete("c2", ns);
+    // Nothing deletes the app; the cluster stays marked while the app is bound to it.
+    const waiting = await eventually(
+      async () => {
+        const c = await k(Cluster).get("c2", ns);
+        return c.metadata.deleted ? c : null;
+      },
+      5_000,
+      "c2 marked deleted",
+    );
+    assert.deepEqual(waiting.metadata.finalizers, ["cascade_deletion"]);
+    const app = await k(Application).get("mover", ns);
+    assert.equal(app.metadata.deleted, null);
+    // The scheduler and application controller's part (simulated): the app leaves the cluster.
+    app.metadata.owners = [];
+    await k(Application).update(app);
+    await gone(Cluster, "c2", ns);
+    assert.equal((await k(Application).get("mover", ns)).metadata.deleted, null);
   });
 
   it("an ownership cycle does not deadlock the deletion", async () => {

@@ -30,8 +30,11 @@ export class GarbageCollector extends Controller {
   private readonly queue;
   private readonly deleted;
 
-  constructor(ctx: ControllerContext, options: { workers?: number } = {}) {
+  private readonly evacuate: boolean;
+
+  constructor(ctx: ControllerContext, options: { workers?: number; evacuate?: boolean } = {}) {
     super(ctx);
+    this.evacuate = options.evacuate ?? true;
     this.queue = this.loop("cascade", (key, signal) => this.reconcile(key, signal), {
       workers: options.workers ?? 5,
     });
@@ -52,6 +55,7 @@ export class GarbageCollector extends Controller {
 
   private observe(o: Resource): void {
     const key = objKey(o);
+    const before = this.owners.get(key) ?? [];
     this.unlink(key);
     const ownerKeys = (o.metadata.owners ?? []).map(refKey);
     this.owners.set(key, ownerKeys);
@@ -61,6 +65,21 @@ export class GarbageCollector extends Controller {
       set.add(key);
     }
     if (this.wantsCascade(o)) this.queue.add(key);
+    // An owner this object left (an app evacuated off a cluster being deleted) may finish now.
+    for (const owner of before) if (!ownerKeys.includes(owner)) this.queue.add(owner);
+  }
+
+  /**
+   * Apps that allow migration are not deleted with their cluster (Krake's X28): the scheduler moves them
+   * and the application controller lets go of the cluster; the cluster waits for that.
+   */
+  private evacuates(owner: KindDef, dependent: { def: KindDef; obj: Resource }): boolean {
+    return (
+      this.evacuate &&
+      owner.kind === "Cluster" &&
+      dependent.def.kind === "Application" &&
+      dependent.obj.spec?.constraints?.migration !== false
+    );
   }
 
   private forget(o: Resource): void {
@@ -118,6 +137,7 @@ export class GarbageCollector extends Controller {
       if (!d) continue;
       // In a cycle the dependent is deleted too, but neither waits for the other.
       if (!this.owns(dep, key)) blocking.push(dep);
+      if (this.evacuates(def, d)) continue;
       if (!d.obj.metadata.deleted) {
         try {
           await this.ctx.client.kind(d.def).delete(d.obj.metadata.name, d.obj.metadata.namespace, { signal });

@@ -76,6 +76,13 @@ const ref = (o: Resource): ResourceRef => ({
   namespace: o.metadata.namespace ?? null,
   name: o.metadata.name,
 });
+/**
+ * A scheduling failure put the app in DEGRADED (NO_SUITABLE_RESOURCE) and it waits for a place. Other
+ * DEGRADED apps are unhealthy workloads, the application controller's business.
+ */
+const awaitingPlacement = (app: Resource) =>
+  app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
+
 const sameRef = (a: ResourceRef | null | undefined, b: ResourceRef | null | undefined) =>
   Boolean(
     a && b && a.kind === b.kind && a.name === b.name && (a.namespace ?? null) === (b.namespace ?? null),
@@ -181,12 +188,20 @@ export class Scheduler extends Controller {
       ? Date.parse(app.status.kube_controller_triggered)
       : 0;
     const settled = app.status.scheduled_to && triggered >= Date.parse(app.metadata.modified ?? "");
-    if (!settled || app.status.state === "DEGRADED") this.appQueue.add(key);
+    if (!settled || awaitingPlacement(app)) this.appQueue.add(key);
     else if (app.spec.constraints.migration !== false) this.appQueue.addAfter(key, this.rescheduleMs);
   }
 
   private clusterChanged(c: Resource, old?: Resource): void {
     this.clusterVersion++;
+    // A cluster being deleted: the apps on it that may move are placed elsewhere now (evacuation).
+    if (c.metadata.deleted && !old?.metadata.deleted) {
+      for (const app of this.apps.list()) {
+        const to = app.status.scheduled_to;
+        if (to && to.name === c.metadata.name && to.namespace === c.metadata.namespace)
+          this.appQueue.add(keyOf(app));
+      }
+    }
     if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
     // A cluster that became usable, or whose labels or metrics changed, may be where a waiting app fits.
     if (
@@ -203,7 +218,7 @@ export class Scheduler extends Controller {
     for (const app of this.apps.list()) {
       if (namespace !== null && app.metadata.namespace !== namespace) continue;
       if (app.metadata.deleted || app.status.state === "FAILED") continue;
-      if (app.status.scheduled_to && app.status.state !== "DEGRADED") continue;
+      if (app.status.scheduled_to && !awaitingPlacement(app)) continue;
       const key = keyOf(app);
       this.nudged.add(key);
       this.appQueue.add(key);
@@ -225,7 +240,7 @@ export class Scheduler extends Controller {
     const started = process.hrtime.bigint();
     const now = Date.now();
     const nudged = this.nudged.delete(key);
-    if (app.status.state === "DEGRADED" && app.status.scheduled_retry && !nudged) {
+    if (awaitingPlacement(app) && app.status.scheduled_retry && !nudged) {
       const at = Date.parse(app.status.scheduled_retry);
       if (at > now) return { requeueAfterMs: at - now };
     }
@@ -281,8 +296,10 @@ export class Scheduler extends Controller {
     const ns = app.metadata.namespace!;
     const current: ResourceRef | null = app.status.scheduled_to;
     const inNamespace = () => this.clusters.list().filter((c) => c.metadata.namespace === ns);
-    // Pinned (migration disabled): stays where it is while that cluster exists.
-    if (current && app.spec.constraints.migration === false) {
+    // Pinned (migration disabled, or a failed move is cooling down): stays where it is while that cluster
+    // exists.
+    const coolingDown = (app.status.migration_timeout ?? 0) * 1000 > now;
+    if (current && (app.spec.constraints.migration === false || coolingDown)) {
       const cur = inNamespace().find((c) => c.metadata.name === current.name && !c.metadata.deleted);
       if (cur) {
         const [candidate] = await this.candidates([cur], signal);
@@ -321,7 +338,7 @@ export class Scheduler extends Controller {
       ? Date.parse(app.status.kube_controller_triggered)
       : 0;
     const modified = Date.parse(app.metadata.modified ?? "");
-    const degraded = app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
+    const degraded = awaitingPlacement(app);
     if (triggered >= modified && !degraded) return;
     await this.writeAppStatus(app, signal, {
       ...(triggered < modified ? { kube_controller_triggered: new Date(now).toISOString() } : {}),
@@ -330,7 +347,7 @@ export class Scheduler extends Controller {
   }
 
   private async clearNoFit(app: Resource, signal: AbortSignal): Promise<void> {
-    if (app.status.state !== "DEGRADED" || app.status.reason?.code !== "NO_SUITABLE_RESOURCE") return;
+    if (!awaitingPlacement(app)) return;
     await this.writeAppStatus(app, signal, this.afterNoFit(app));
   }
 
