@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { KrakeClient } from "../src/client/index.js";
+import type { KindDef } from "../src/resources/kind.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const KRAKE_BIN = join(ROOT, "bin", "krake.js");
@@ -130,4 +132,53 @@ export function writeReport(title: string, script: string, resultHeader: string,
       "",
     ].join("\n"),
   );
+}
+
+/**
+ * Resolves (with the time) once `done(object, eventType)` held for every name in `names`, from a watch of
+ * `def` in `namespace` started at `resourceVersion`: polling lists would load the API being measured. On
+ * timeout it rejects saying how many are stuck in which state and reason.
+ */
+export function waitAll(
+  client: KrakeClient,
+  def: KindDef,
+  namespace: string,
+  resourceVersion: string,
+  names: Set<string>,
+  done: (o: any, type: string) => boolean,
+  timeoutMs: number,
+): { promise: Promise<number>; cancel: () => void } {
+  const watching = new AbortController();
+  const seen = new Set<string>();
+  const kind = client.kind(def);
+  const promise = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(async () => {
+      watching.abort();
+      const stuck = new Map<string, number>();
+      for (const o of (await kind.list(namespace)).items as any[]) {
+        if (!names.has(o.metadata.name) || seen.has(o.metadata.name)) continue;
+        const key = `${o.status.state}${o.status.reason ? ` (${o.status.reason.code}: ${o.status.reason.message})` : ""}`;
+        stuck.set(key, (stuck.get(key) ?? 0) + 1);
+      }
+      const summary = [...stuck].map(([k, n]) => `${n} × ${k}`).join("; ");
+      reject(
+        new Error(`only ${seen.size} of ${names.size} ${def.plural} after ${timeoutMs / 1000} s; ${summary}`),
+      );
+    }, timeoutMs);
+    (async () => {
+      for await (const e of kind.watch(namespace, { resourceVersion, signal: watching.signal })) {
+        const o: any = e.object;
+        if (names.has(o.metadata.name) && done(o, e.type)) seen.add(o.metadata.name);
+        if (seen.size === names.size) {
+          clearTimeout(timer);
+          watching.abort();
+          resolve(Date.now());
+          return;
+        }
+      }
+    })().catch((err) => {
+      if (!watching.signal.aborted) reject(err);
+    });
+  });
+  return { promise, cancel: () => watching.abort() };
 }

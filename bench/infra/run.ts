@@ -32,6 +32,7 @@ import {
   startApi,
   startController,
   stop,
+  waitAll,
   writeReport,
 } from "../support.js";
 
@@ -67,52 +68,6 @@ interface Round {
   deletedS: number;
 }
 
-/**
- * Resolves once `done(object)` held for every name in `names` (or the object was deleted, when `gone`), from a
- * watch started at `resourceVersion`: polling lists would load the API being measured.
- */
-function waitAll(
-  client: KrakeClient,
-  resourceVersion: string,
-  names: Set<string>,
-  done: (o: any, type: string) => boolean,
-  timeoutMs: number,
-): { promise: Promise<number>; cancel: () => void } {
-  const watching = new AbortController();
-  const seen = new Set<string>();
-  const promise = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(async () => {
-      watching.abort();
-      // Say where they are stuck: the states and reasons of the clusters not done.
-      const stuck = new Map<string, number>();
-      for (const o of (await client.kind(Cluster).list(NS)).items as any[]) {
-        if (!names.has(o.metadata.name) || seen.has(o.metadata.name)) continue;
-        const key = `${o.status.state}${o.status.reason ? ` (${o.status.reason.code}: ${o.status.reason.message})` : ""}`;
-        stuck.set(key, (stuck.get(key) ?? 0) + 1);
-      }
-      const summary = [...stuck].map(([k, n]) => `${n} × ${k}`).join("; ");
-      reject(
-        new Error(`only ${seen.size} of ${names.size} clusters after ${timeoutMs / 1000} s; ${summary}`),
-      );
-    }, timeoutMs);
-    (async () => {
-      for await (const e of client.kind(Cluster).watch(NS, { resourceVersion, signal: watching.signal })) {
-        const o: any = e.object;
-        if (names.has(o.metadata.name) && done(o, e.type)) seen.add(o.metadata.name);
-        if (seen.size === names.size) {
-          clearTimeout(timer);
-          watching.abort();
-          resolve(Date.now());
-          return;
-        }
-      }
-    })().catch((err) => {
-      if (!watching.signal.aborted) reject(err);
-    });
-  });
-  return { promise, cancel: () => watching.abort() };
-}
-
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "bench-infra-"));
   const tosca = parse(readFileSync(join(EXAMPLES, "im-cluster.yaml"), "utf8"));
@@ -143,6 +98,8 @@ async function main() {
       const rv = (await client.kind(Cluster).list(NS)).metadata.resource_version;
       const connecting = waitAll(
         client,
+        Cluster,
+        NS,
         rv,
         names,
         (o) => o.status?.state === "CONNECTING" && Object.keys(o.spec?.kubeconfig ?? {}).length > 0,
@@ -164,7 +121,7 @@ async function main() {
       const recs = rec1.all - rec0.all;
 
       const rv2 = (await client.kind(Cluster).list(NS)).metadata.resource_version;
-      const gone = waitAll(client, rv2, names, (_o, type) => type === "DELETED", TIMEOUT_MS);
+      const gone = waitAll(client, Cluster, NS, rv2, names, (_o, type) => type === "DELETED", TIMEOUT_MS);
       const t1 = Date.now();
       await pool([...names], 32, (name) => client.kind(Cluster).delete(name, NS));
       const deletedS = ((await gone.promise) - t1) / 1000;

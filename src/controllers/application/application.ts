@@ -32,6 +32,7 @@ import { ToscaError, translateApplication } from "../../kube/tosca.js";
 import type { Resource, ResourceRef } from "../../resources/kind.js";
 import { Application, Cluster, clusterHasKubeconfig } from "../../resources/registry.js";
 import { healthOf, servicesOf } from "./health.js";
+import { ClusterReadCache } from "./read-cache.js";
 import {
   APP_FINALIZER,
   hookUrl,
@@ -134,6 +135,9 @@ export class ApplicationController extends Controller {
   private readonly shutdownCalls = new Map<string, number>();
   /** Failed apps whose spec changed since: worth another try. */
   private readonly retryFailed = new Set<string>();
+  /** Observation reads shared by the apps of a cluster. */
+  private readonly reads: ClusterReadCache;
+  private readonly clusterKeys = new WeakMap<KubeClient, string>();
   /** Resource versions of this process's own status writes, so their events do not cause a pass. */
   private readonly ownWrites = new Map<string, string>();
 
@@ -150,6 +154,7 @@ export class ApplicationController extends Controller {
       shutdownCallTimeoutMs: 5_000,
       ...options,
     };
+    this.reads = new ClusterReadCache(this.opts.observeIntervalMs / 2);
     this.apps = this.informer(new Informer(ctx.client, Application, { log: ctx.log }));
     this.clusters = this.informer(new Informer(ctx.client, Cluster, { log: ctx.log }));
     this.queue = this.loop("applications", (key, signal) => this.reconcile(key, signal), {
@@ -288,7 +293,7 @@ export class ApplicationController extends Controller {
     const pending = removed.length > 0 || !sameObjects(previous, desired);
     let observed: (Obj | null)[];
     try {
-      observed = await this.observeAll(client, desired, pass.signal);
+      observed = await this.observeAll(client, desired, pass.signal, !pending);
     } catch (err) {
       throw pending ? new ChangeFailed(err) : err;
     }
@@ -308,8 +313,7 @@ export class ApplicationController extends Controller {
       if (app.status.state !== state || !isDeepStrictEqual(previous, intent))
         app = await this.writeStatus(app, pass, { state, last_applied_manifest: intent });
       try {
-        for (const r of inApplyOrder(removed).reverse())
-          await client.delete(refOf(r), { signal: pass.signal });
+        await this.deleteAll(client, removed, pass.signal);
         for (const i of stale)
           observed[i] = await this.apply(pass.key, client, desired[i], schema, pass.signal);
       } catch (err) {
@@ -357,6 +361,7 @@ export class ApplicationController extends Controller {
     signal: AbortSignal,
   ): Promise<Obj> {
     const result = await client.apply<Obj>(withPortProtocols(desired) as any, { signal });
+    await this.invalidate(client, desired);
     const objSchema = schemaFor(schema, desired);
     if (objSchema) {
       let perApp = this.baselines.get(key);
@@ -366,8 +371,26 @@ export class ApplicationController extends Controller {
     return result;
   }
 
-  private async observeAll(client: KubeClient, objects: Obj[], signal: AbortSignal): Promise<(Obj | null)[]> {
-    return Promise.all(objects.map((o) => client.get<Obj>(refOf(o), { signal })));
+  /** Every object as the cluster has it (null: missing); `shared` reads from the cluster's recent lists. */
+  private async observeAll(
+    client: KubeClient,
+    objects: Obj[],
+    signal: AbortSignal,
+    shared = false,
+  ): Promise<(Obj | null)[]> {
+    const cluster = this.clusterKeys.get(client);
+    return Promise.all(
+      objects.map((o) =>
+        shared && cluster
+          ? this.reads.get(cluster, client, refOf(o), signal)
+          : client.get<Obj>(refOf(o), { signal }),
+      ),
+    );
+  }
+
+  private async invalidate(client: KubeClient, obj: Obj): Promise<void> {
+    const cluster = this.clusterKeys.get(client);
+    if (cluster) await this.reads.invalidate(cluster, client, refOf(obj));
   }
 
   /** Writes what was seen when it differs from what the app shows. */
@@ -774,7 +797,10 @@ export class ApplicationController extends Controller {
   }
 
   private async deleteAll(client: KubeClient, objects: Obj[], signal: AbortSignal): Promise<void> {
-    for (const o of inApplyOrder(objects).reverse()) await client.delete(refOf(o), { signal });
+    for (const o of inApplyOrder(objects).reverse()) {
+      await client.delete(refOf(o), { signal });
+      await this.invalidate(client, o);
+    }
   }
 
   /**
@@ -812,6 +838,8 @@ export class ApplicationController extends Controller {
       ? this.opts.clientFor(kubeconfig)
       : KubeClient.fromKubeconfig(kubeconfig, { timeoutMs: this.opts.timeoutMs });
     this.clients.set(key, { kubeconfig, client });
+    this.clusterKeys.set(client, key);
+    this.reads.forgetCluster(key);
     return client;
   }
 }
