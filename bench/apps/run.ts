@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { KrakeClient } from "../../src/client/index.js";
 import { Application, Cluster } from "../../src/resources/registry.js";
 import { startKubeSimulator } from "../../src/sandbox/kube/simulator.js";
+import { echoDemo } from "../../test/support/fixtures.js";
 import {
   args,
   cpuSeconds,
@@ -42,39 +43,6 @@ const TIMEOUT_MS = flag("--timeout", 300) * 1000;
 const STEADY_S = flag("--steady", quick ? 5 : 20);
 const NS = "bench";
 const PROFILE_DIR = args.includes("--profile") ? args[args.indexOf("--profile") + 1] : undefined;
-
-function echoDemo(name: string) {
-  return [
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            containers: [
-              {
-                name: "echo",
-                image: "k8s.gcr.io/echoserver:1.10",
-                ports: [{ containerPort: 8080 }],
-                resources: { requests: { cpu: "10m", memory: "16Mi" } },
-              },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name },
-      spec: { type: "NodePort", selector: { app: name }, ports: [{ port: 8080, targetPort: 8080 }] },
-    },
-  ];
-}
 
 async function reconciles(metricsUrl: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
@@ -118,15 +86,13 @@ async function main() {
       TIMEOUT_MS,
     );
     await pool([...clusterNames], 16, (name) =>
-      client
-        .kind(Cluster)
-        .create(
-          {
-            metadata: { name },
-            spec: { kubeconfig: sim.addCluster(name).kubeconfig, constraints: { cloud: {} } },
-          } as any,
-          NS,
-        ),
+      client.kind(Cluster).create(
+        {
+          metadata: { name },
+          spec: { kubeconfig: sim.addCluster(name).kubeconfig, constraints: { cloud: {} } },
+        } as any,
+        NS,
+      ),
     );
     await online.promise;
 
@@ -146,7 +112,12 @@ async function main() {
     log(`creating ${APPS} applications`);
     const t0 = Date.now();
     await pool([...names], 32, (name) =>
-      client.kind(Application).create({ metadata: { name }, spec: { manifest: echoDemo(name), constraints: { cluster: {} } } } as any, NS),
+      client
+        .kind(Application)
+        .create(
+          { metadata: { name }, spec: { manifest: echoDemo(name), constraints: { cluster: {} } } } as any,
+          NS,
+        ),
     );
     const createsS = (Date.now() - t0) / 1000;
     const runningS = ((await running.promise) - t0) / 1000;

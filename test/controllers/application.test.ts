@@ -16,6 +16,7 @@ import { KubeClient } from "../../src/kube/client.js";
 import { nodeHttp, type HttpSend } from "../../src/util/http.js";
 import { connectionOf } from "../../src/kube/kubeconfig.js";
 import { Application, Cluster } from "../../src/resources/registry.js";
+import { echoDemo } from "../support/fixtures.js";
 
 const NS = "system:admin";
 const skip = process.env.KRAKE_SKIP_KUBE === "1" && "KRAKE_SKIP_KUBE=1: no real Kubernetes API server";
@@ -142,42 +143,9 @@ const appGone = (name: string, ms = 30_000) =>
     `${name} deleted`,
   );
 
-function echoDemo(name: string, replicas = 1, extra: { nodePort?: number } = {}) {
-  return [
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            containers: [
-              {
-                name: "echo",
-                image: "k8s.gcr.io/echoserver:1.10",
-                ports: [{ containerPort: 8080 }],
-                resources: { requests: { cpu: "0.1" } },
-              },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name },
-      spec: {
-        type: "NodePort",
-        selector: { app: name },
-        ports: [{ port: 8080, targetPort: 8080, ...(extra.nodePort ? { nodePort: extra.nodePort } : {}) }],
-      },
-    },
-  ];
-}
+/** Written with `cpu: "0.1"`, which the server turns into "100m": that must not count as drift. */
+const echo = (name: string, replicas = 1, nodePort?: number) =>
+  echoDemo(name, { replicas, nodePort, cpu: "0.1" });
 
 function createApp(name: string, manifest: unknown[], spec: Record<string, unknown> = {}, location = "A") {
   return apps().create(
@@ -194,7 +162,7 @@ const deploymentOf = (k8s: KubeClient, name: string) =>
 
 describe("application controller against real kube-apiservers", { skip }, () => {
   it("deploys echo-demo, reports services and health, applies an update, repairs drift", async () => {
-    await createApp("echo-demo", echoDemo("echo-demo"));
+    await createApp("echo-demo", echo("echo-demo"));
     const running = await waitApp(
       "echo-demo",
       "RUNNING with 1 ready pod",
@@ -217,7 +185,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
 
     // Update: two replicas.
     const app = await apps().get("echo-demo", NS);
-    app.spec.manifest = echoDemo("echo-demo", 2);
+    app.spec.manifest = echo("echo-demo", 2);
     await apps().update(app);
     await waitApp(
       "echo-demo",
@@ -282,12 +250,12 @@ describe("application controller against real kube-apiservers", { skip }, () => 
 
   it("transient Kubernetes errors are retried with the reason shown, never FAILED", async () => {
     Object.assign(inject, { method: "PATCH", status: 500, left: 3, seen: 0 });
-    await createApp("flaky", echoDemo("flaky"));
+    await createApp("flaky", echo("flaky"));
     await waitApp("flaky", "RUNNING", (a) => a.status.state === "RUNNING" && a.status.reason === null);
     assert.equal(inject.seen, 3);
     Object.assign(inject, { method: "PATCH", status: 409, left: 2, seen: 0 });
     const app = await apps().get("flaky", NS);
-    app.spec.manifest = echoDemo("flaky", 2);
+    app.spec.manifest = echo("flaky", 2);
     await apps().update(app);
     await waitApp("flaky", "2 pods", (a) => a.status.container_health.running_pods === 2);
     assert.equal(inject.seen, 2);
@@ -305,7 +273,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
     );
     await waitCluster("cluster-x", (c) => c.status.state === "ONLINE");
     // Pinned, so that the scheduler keeps it on cluster-x while that cluster is down.
-    await createApp("stranded", echoDemo("stranded"), {
+    await createApp("stranded", echo("stranded"), {
       backoff_limit: 2,
       backoff_delay: 1,
       constraints: { cluster: { labels: ["location is X"] }, migration: false },
@@ -327,7 +295,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
     assert.equal(waiting.status.state, "RUNNING", "observing an unreachable cluster never fails the app");
     assert.match(waiting.status.reason.message, /127\.0\.0\.1:1/);
     const app = await apps().get("stranded", NS);
-    app.spec.manifest = echoDemo("stranded", 2);
+    app.spec.manifest = echo("stranded", 2);
     await apps().update(app);
     const failed = await waitApp("stranded", "FAILED", (a) => a.status.state === "FAILED");
     assert.equal(failed.status.reason.code, "CLUSTER_NOT_REACHABLE");
@@ -341,7 +309,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
     const failed = await waitApp("frob", "FAILED", (a) => a.status.state === "FAILED");
     assert.equal(failed.status.reason.code, "UNSUPPORTED_RESOURCE");
     const app = await apps().get("frob", NS);
-    app.spec.manifest = echoDemo("frob");
+    app.spec.manifest = echo("frob");
     await apps().update(app);
     await waitApp("frob", "RUNNING", (a) => a.status.state === "RUNNING");
     await apps().delete("frob", NS);
@@ -349,7 +317,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
   });
 
   it("complete hook: the workload's PUT {token} deletes the app and its objects", async () => {
-    await createApp("batch", echoDemo("batch"), { hooks: ["complete"] });
+    await createApp("batch", echo("batch"), { hooks: ["complete"] });
     const running = await waitApp("batch", "RUNNING", (a) => a.status.state === "RUNNING");
     const deployment = await deploymentOf(k8sA, "batch");
     const env = deployment.spec.template.spec.containers[0].env;
@@ -406,8 +374,8 @@ describe("application controller against real kube-apiservers", { skip }, () => 
     });
     try {
       const manifest = [
-        ...echoDemo("graceful"),
-        ...echoDemo("shutdown", 1, { nodePort: port }).filter((o) => o.kind === "Service"),
+        ...echo("graceful"),
+        ...echo("shutdown", 1, port).filter((o) => o.kind === "Service"),
       ];
       await createApp("graceful", manifest, { hooks: ["shutdown"], shutdown_grace_time: 20 });
       const running = await waitApp("graceful", "RUNNING", (a) => a.status.state === "RUNNING");
@@ -423,7 +391,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
   });
 
   it("shutdown hook never acknowledged: give_up leaves it DEGRADED with the reason, delete goes on", async () => {
-    await createApp("stubborn", echoDemo("stubborn"), {
+    await createApp("stubborn", echo("stubborn"), {
       hooks: ["shutdown"],
       shutdown_grace_time: 1,
       shutdown_failure_strategy: "give_up",
@@ -434,7 +402,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
     assert.match(degraded.status.reason.message, /shutdown hook was not acknowledged/);
     assert.ok(await deploymentOf(k8sA, "stubborn"), "give_up keeps the workload");
 
-    await createApp("hasty", echoDemo("hasty"), { hooks: ["shutdown"], shutdown_grace_time: 1 });
+    await createApp("hasty", echo("hasty"), { hooks: ["shutdown"], shutdown_grace_time: 1 });
     await waitApp("hasty", "RUNNING", (a) => a.status.state === "RUNNING");
     await apps().delete("hasty", NS);
     await appGone("hasty", 15_000);
@@ -450,7 +418,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
         node_templates: {
           "tosca-demo": {
             type: "tosca.nodes.indigo.KubernetesObject",
-            properties: { spec: echoDemo("tosca-demo")[0] },
+            properties: { spec: echo("tosca-demo")[0] },
           },
         },
       },
@@ -470,7 +438,7 @@ describe("application controller against real kube-apiservers", { skip }, () => 
   });
 
   it("deleting its cluster moves the app elsewhere; with no place left it is released and waits", async () => {
-    await createApp("nomad", echoDemo("nomad"), {
+    await createApp("nomad", echo("nomad"), {
       constraints: { cluster: { labels: ["location in (A, B)"] } },
     });
     const first = await waitApp("nomad", "RUNNING", (a) => a.status.state === "RUNNING");

@@ -36,6 +36,47 @@ export const deployment = (name = "echo-demo") => ({
   },
 });
 
+/**
+ * Krake's echo-demo as an application manifest: a Deployment and a NodePort Service. `cpu` is the pod's
+ * request as written (e.g. "0.1", which the server normalises to "100m").
+ */
+export function echoDemo(name: string, opts: { replicas?: number; nodePort?: number; cpu?: string } = {}) {
+  return [
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name },
+      spec: {
+        replicas: opts.replicas ?? 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              {
+                name: "echo",
+                image: "k8s.gcr.io/echoserver:1.10",
+                ports: [{ containerPort: 8080 }],
+                resources: { requests: { cpu: opts.cpu ?? "10m", memory: "16Mi" } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name },
+      spec: {
+        type: "NodePort",
+        selector: { app: name },
+        ports: [{ port: 8080, targetPort: 8080, ...(opts.nodePort ? { nodePort: opts.nodePort } : {}) }],
+      },
+    },
+  ];
+}
+
 export const bodies = {
   Role: (name: string) => ({
     metadata: { name },

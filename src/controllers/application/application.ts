@@ -26,6 +26,7 @@ import { KrakeApiError } from "../../client/index.js";
 import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
 import { Informer, keyOf } from "../../controller/informer.js";
 import { KubeApiError, KubeClient, KubeUnreachableError, UnknownKindError } from "../../kube/client.js";
+import { ClusterClients } from "../../kube/clients.js";
 import { KubeconfigError } from "../../kube/kubeconfig.js";
 import { firstDrift, identityOf, mangledObserverSchema, project, schemaFor } from "../../kube/observe.js";
 import { ToscaError, translateApplication } from "../../kube/tosca.js";
@@ -123,7 +124,7 @@ export class ApplicationController extends Controller {
   private readonly queue;
   private readonly opts: Required<Omit<ApplicationControllerOptions, "clientFor" | "hookEndpoint">> &
     Pick<ApplicationControllerOptions, "clientFor" | "hookEndpoint">;
-  private readonly clients = new Map<string, { kubeconfig: unknown; client: KubeClient }>();
+  private readonly clients: ClusterClients;
   /** Consecutive failed passes per app: the backoff. */
   private readonly failures = new Map<string, number>();
   /**
@@ -155,6 +156,9 @@ export class ApplicationController extends Controller {
       ...options,
     };
     this.reads = new ClusterReadCache(this.opts.observeIntervalMs / 2);
+    this.clients = new ClusterClients(
+      this.opts.clientFor ?? ((kc) => KubeClient.fromKubeconfig(kc, { timeoutMs: this.opts.timeoutMs })),
+    );
     this.apps = this.informer(new Informer(ctx.client, Application, { log: ctx.log }));
     this.clusters = this.informer(new Informer(ctx.client, Cluster, { log: ctx.log }));
     this.queue = this.loop("applications", (key, signal) => this.reconcile(key, signal), {
@@ -172,6 +176,10 @@ export class ApplicationController extends Controller {
       delete: (a) => this.forget(keyOf(a)),
     });
     this.clusters.on({
+      delete: (c) => {
+        this.clients.forget(keyOf(c));
+        this.reads.forgetCluster(keyOf(c));
+      },
       update: (old, c) => {
         // A cluster being deleted, or whose kubeconfig changed: its apps have something to do now.
         if (
@@ -828,18 +836,11 @@ export class ApplicationController extends Controller {
 
   private clientOf(cluster: Resource): KubeClient {
     const key = keyOf(cluster);
-    const kubeconfig = cluster.spec.kubeconfig;
-    const known = this.clients.get(key);
-    if (known && (known.kubeconfig === kubeconfig || isDeepStrictEqual(known.kubeconfig, kubeconfig))) {
-      known.kubeconfig = kubeconfig;
-      return known.client;
+    const { client, fresh } = this.clients.get(key, cluster.spec.kubeconfig);
+    if (fresh) {
+      this.clusterKeys.set(client, key);
+      this.reads.forgetCluster(key);
     }
-    const client = this.opts.clientFor
-      ? this.opts.clientFor(kubeconfig)
-      : KubeClient.fromKubeconfig(kubeconfig, { timeoutMs: this.opts.timeoutMs });
-    this.clients.set(key, { kubeconfig, client });
-    this.clusterKeys.set(client, key);
-    this.reads.forgetCluster(key);
     return client;
   }
 }

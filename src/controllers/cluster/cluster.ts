@@ -16,6 +16,7 @@ import { KrakeApiError } from "../../client/index.js";
 import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
 import { Informer, keyOf } from "../../controller/informer.js";
 import { KubeApiError, KubeClient } from "../../kube/client.js";
+import { ClusterClients } from "../../kube/clients.js";
 import { KubeconfigError } from "../../kube/kubeconfig.js";
 import type { Resource } from "../../resources/kind.js";
 import { Cluster, clusterHasKubeconfig, clusterHasTosca } from "../../resources/registry.js";
@@ -62,7 +63,7 @@ export class ClusterController extends Controller {
   private readonly opts: Required<Omit<ClusterControllerOptions, "clientFor">> &
     Pick<ClusterControllerOptions, "clientFor">;
   /** Per cluster: its client, rebuilt when the kubeconfig changes. */
-  private readonly clients = new Map<string, { kubeconfig: unknown; client: KubeClient }>();
+  private readonly clients: ClusterClients;
   /** Consecutive failed looks per cluster: the OFFLINE backoff. */
   private readonly failures = new Map<string, number>();
 
@@ -75,6 +76,9 @@ export class ClusterController extends Controller {
       timeoutMs: 10_000,
       ...options,
     };
+    this.clients = new ClusterClients(
+      this.opts.clientFor ?? ((kc) => KubeClient.fromKubeconfig(kc, { timeoutMs: this.opts.timeoutMs })),
+    );
     this.clusters = this.informer(new Informer(ctx.client, Cluster, { log: ctx.log }));
     this.queue = this.loop("clusters", (key, signal) => this.reconcile(key, signal), {
       workers: this.opts.workers,
@@ -103,23 +107,14 @@ export class ClusterController extends Controller {
   }
 
   private forget(key: string) {
-    this.clients.delete(key);
+    this.clients.forget(key);
     this.failures.delete(key);
   }
 
   private clientOf(key: string, cluster: Resource): KubeClient {
-    const kubeconfig = cluster.spec.kubeconfig;
-    const known = this.clients.get(key);
-    // The same cached object between events; compared in depth only when a new copy arrived.
-    if (known && (known.kubeconfig === kubeconfig || isDeepStrictEqual(known.kubeconfig, kubeconfig))) {
-      known.kubeconfig = kubeconfig;
-      return known.client;
-    }
-    const client = this.opts.clientFor
-      ? this.opts.clientFor(kubeconfig)
-      : KubeClient.fromKubeconfig(kubeconfig, { timeoutMs: this.opts.timeoutMs });
-    this.clients.set(key, { kubeconfig, client });
-    this.failures.delete(key);
+    const { client, fresh } = this.clients.get(key, cluster.spec.kubeconfig);
+    // A new kubeconfig starts the OFFLINE backoff over.
+    if (fresh) this.failures.delete(key);
     return client;
   }
 
