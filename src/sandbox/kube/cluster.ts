@@ -32,7 +32,7 @@ import {
   unsupportedMediaType,
   type FieldError,
 } from "./status.js";
-import { Store, jsonOf, type Entry } from "./store.js";
+import { Store, jsonOf, type Entry, type StoreEvent } from "./store.js";
 
 export interface WriteContext {
   /** The field manager of the write (fieldManager, else the user agent's product, else `unknown`). */
@@ -179,9 +179,10 @@ export class ClusterState {
   private readonly ports = new PortAllocator();
   private closed = false;
 
-  /** `watchHistory`: how many changes watches can resume across (default 4096). */
+  /** `watchHistory`: how many changes watches can resume across (default 1000). */
   constructor(watchHistory?: number) {
     this.store = new Store(watchHistory);
+    this.store.subscribe((ev) => this.onDeleted(ev));
     for (const rt of BUILTIN_TYPES) this.register(rt);
     for (const ns of ["default", "kube-system", "kube-public", "kube-node-lease"])
       this.create(
@@ -519,7 +520,7 @@ export class ClusterState {
     existing: Entry,
     candidate: any,
     ctx: WriteContext,
-    opts: { subresource?: string; managedFields?: unknown; internal?: boolean; forceWrite?: boolean } = {},
+    opts: { subresource?: string; managedFields?: unknown; internal?: boolean } = {},
   ): Written {
     const old = existing.obj;
     let obj = structuredClone(candidate);
@@ -589,7 +590,7 @@ export class ClusterState {
     if (!m.managedFields) delete m.managedFields;
     const normalized = normalize(rt, obj);
     normalized.metadata.resourceVersion = old.metadata.resourceVersion;
-    if (!opts.forceWrite && deepEqual(normalized, old)) return { code: 200, entry: existing };
+    if (deepEqual(normalized, old)) return { code: 200, entry: existing };
     if (ctx.dryRun) {
       if (rt.gk === "/Service") this.releaseService(normalized, old);
       return { code: 200, body: normalized };
@@ -709,18 +710,13 @@ export class ClusterState {
     const result = applyConfig(existing.obj, config, settings);
     const candidate = { ...result.object, metadata: { ...result.object.metadata } };
     // A Secret's stringData never stays in the object, so kube-apiserver 1.20 sees its applier's fields change
-    // on every apply: each one writes (a new resourceVersion and managedFields time).
-    const churn = rt.gk === "/Secret" && isObject(config.stringData);
+    // on every apply and stamps the entry's time anew: a write whenever the clock has moved to another second.
     let managedFields = result.managedFields ?? null;
-    if (churn && managedFields)
+    if (rt.gk === "/Secret" && isObject(config.stringData) && managedFields)
       managedFields = managedFields.map((m) =>
         m.manager === opts.fieldManager && m.operation === "Apply" ? { ...m, time: now } : m,
       );
-    return this.update(rt, existing, candidate, ctx, {
-      subresource: opts.subresource,
-      managedFields,
-      forceWrite: churn,
-    });
+    return this.update(rt, existing, candidate, ctx, { subresource: opts.subresource, managedFields });
   }
 
   delete(rt: ResourceType, ns: string, name: string, options: DeleteOptions, ctx: WriteContext): Written {
@@ -925,15 +921,20 @@ export class ClusterState {
     }
   }
 
+  /**
+   * Foreground deletion: the dependents go first; the owner (holding the foregroundDeletion finalizer) goes
+   * once the last of them is deleted, which a store listener notices (no polling).
+   */
   private foreground(rt: ResourceType, owner: any): void {
-    this.collect(owner.metadata.uid);
+    const uid = owner.metadata.uid;
     const check = () => {
       const cur = this.store.get(rt, owner.metadata.namespace ?? "", owner.metadata.name);
-      if (!cur || cur.obj.metadata.uid !== owner.metadata.uid) return;
-      if (this.store.dependents(owner.metadata.uid).length > 0) {
-        this.later(check);
+      if (!cur || cur.obj.metadata.uid !== uid) {
+        this.waitingOwners.delete(uid);
         return;
       }
+      if (this.store.dependents(uid).length > 0) return;
+      this.waitingOwners.delete(uid);
       const finalizers = (cur.obj.metadata.finalizers ?? []).filter(
         (f: string) => f !== "foregroundDeletion",
       );
@@ -943,7 +944,20 @@ export class ClusterState {
         this.remove(rt, { ...cur.obj, metadata: meta });
       } else this.writeInternal(rt, cur, { ...cur.obj, metadata: meta });
     };
-    this.later(check);
+    this.waitingOwners.set(uid, check);
+    this.collect(uid);
+    check();
+  }
+
+  /** Owners in foreground deletion, by uid: re-checked when one of their dependents is deleted. */
+  private readonly waitingOwners = new Map<string, () => void>();
+
+  private onDeleted(ev: StoreEvent): void {
+    if (ev.type !== "DELETED" || this.waitingOwners.size === 0) return;
+    for (const ref of ev.entry.obj.metadata?.ownerReferences ?? []) {
+      const check = this.waitingOwners.get(ref.uid);
+      if (check) this.later(check);
+    }
   }
 
   /** The namespace controller: everything in a terminating namespace goes, then the namespace. */

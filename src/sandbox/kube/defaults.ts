@@ -497,11 +497,28 @@ export function validate(rt: ResourceType, obj: any, old: any | undefined): Fiel
         errors.push({ type: "FieldValueForbidden", field: "spec", detail: POD_UPDATE });
       break;
     case "apps/Deployment":
+      validateWorkload(obj, old, errors);
+      if (obj.spec?.strategy?.type === "Recreate" && obj.spec.strategy.rollingUpdate)
+        errors.push({
+          type: "FieldValueForbidden",
+          field: "spec.strategy.rollingUpdate",
+          detail: "may not be specified when strategy `type` is 'Recreate'",
+        });
+      break;
     case "apps/ReplicaSet":
       validateWorkload(obj, old, errors);
       break;
     case "apps/StatefulSet":
       validateWorkload(obj, old, errors);
+      if (obj.spec?.updateStrategy?.type !== "RollingUpdate" && obj.spec?.updateStrategy?.rollingUpdate)
+        errors.push({
+          type: "FieldValueInvalid",
+          field: "spec.updateStrategy.rollingUpdate",
+          value: new GoValue(
+            `apps.RollingUpdateStatefulSetStrategy{Partition:${obj.spec.updateStrategy.rollingUpdate.partition ?? 0}}`,
+          ),
+          detail: "only allowed for updateStrategy 'RollingUpdate'",
+        });
       if (
         old &&
         !deepEqual(

@@ -188,18 +188,24 @@ describe("Kubernetes API simulator server", () => {
 
       const list = await k.request("GET", "/api/v1/namespaces/default/configmaps");
       const recent = Number(list.metadata.resourceVersion) - 1;
-      const resumed = await get(
-        `${c.url}/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${recent}&timeoutSeconds=1`,
-        sim.caPem,
-        c.token,
+      // Resuming from a remembered version replays what came after it, then goes on live.
+      const conn = connectionOf(c.kubeconfig as unknown as Record<string, unknown>);
+      const controller = new AbortController();
+      const res = await nodeHttp({ ca: conn.ca })(
+        new URL(`${c.url}/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${recent}`),
+        { method: "GET", headers: { Authorization: conn.authorization! }, signal: controller.signal },
       );
-      const events = resumed.text
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
+      const events: any[] = [];
+      const reading = (async () => {
+        for await (const line of ndjsonLines(res.chunks(), controller.signal)) events.push(JSON.parse(line));
+      })();
+      await k.request("DELETE", "/api/v1/namespaces/default/configmaps/cm-3");
+      await until("the replayed and the live event", () => events.length >= 2);
+      controller.abort();
+      await reading;
       assert.deepEqual(
         events.map((e) => `${e.type} ${e.object.metadata.name}`),
-        ["ADDED cm-10"],
+        ["ADDED cm-10", "DELETED cm-3"],
       );
     } finally {
       await sim.close();

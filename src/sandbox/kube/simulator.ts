@@ -53,7 +53,7 @@ export type { ConditionStatus, NodeSpec, WorkloadOptions } from "./workloads.js"
 export interface ClusterOptions extends WorkloadOptions {
   /** The bearer token of the cluster's kubeconfig; random by default. */
   token?: string;
-  /** How many changes a watch can resume across (older resourceVersions get 410 Expired). Default 4096. */
+  /** How many changes a watch can resume across (older resourceVersions get 410 Expired). Default 1000. */
   watchHistory?: number;
 }
 
@@ -500,6 +500,15 @@ export async function startKubeSimulator(opts: KubeSimulatorOptions = {}): Promi
       group = "";
       version = "v1";
       rest = segs.slice(2);
+    } else if (
+      segs[0] === "apis" &&
+      segs.length > 3 &&
+      state.typeAt(segs[1], segs[2], segs[3] === "namespaces" ? (segs[5] ?? "") : segs[3])
+    ) {
+      // The common case, a served resource: no need to look at the group list.
+      group = segs[1];
+      version = segs[2];
+      rest = segs.slice(3);
     } else if (segs[0] === "apis") {
       const all = groups(cluster);
       if (segs.length === 1)

@@ -31,8 +31,11 @@ export interface StoreEvent {
 
 export type Listener = (ev: StoreEvent) => void;
 
-/** How many changes a cluster remembers, by default, for watches that resume from a resourceVersion. */
-export const DEFAULT_HISTORY = 4096;
+/**
+ * How many changes a cluster remembers, by default, for watches that resume from a resourceVersion (the real
+ * server's watch cache keeps 100 per resource type, then asks etcd). Bounded: each holds an old object.
+ */
+export const DEFAULT_HISTORY = 1000;
 
 function nsOf(obj: any): string {
   return obj.metadata?.namespace ?? "";

@@ -419,7 +419,7 @@ describe("simulated workloads", () => {
     }
   });
 
-  it("collects dependents: Background deletes them, Orphan keeps them without the owner reference", async () => {
+  it("collects dependents: Background and Foreground delete them, Orphan keeps them without the owner reference", async () => {
     const h = await harness();
     try {
       await h.client.apply(deployment("gone", 2));
@@ -429,6 +429,24 @@ describe("simulated workloads", () => {
       await until("pods and ReplicaSet to go", () => podsOf(h.cluster, "gone").length === 0);
       assert.equal(
         h.cluster.list("apps/v1", "ReplicaSet", "default").filter((r) => r.metadata.labels.app === "gone")
+          .length,
+        0,
+      );
+
+      await h.client.apply(deployment("first", 2));
+      await h.cluster.idle();
+      const fg = await h.client.request("DELETE", "/apis/apps/v1/namespaces/default/deployments/first", {
+        body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Foreground" },
+      });
+      assert.equal(fg.kind, "Deployment", "the owner stays while its dependents go");
+      assert.deepEqual(fg.metadata.finalizers, ["foregroundDeletion"]);
+      assert.ok(fg.metadata.deletionTimestamp);
+      await until(
+        "the owner to go after its dependents",
+        () => !h.cluster.get("apps/v1", "Deployment", "default", "first"),
+      );
+      assert.equal(
+        h.cluster.list("apps/v1", "ReplicaSet", "default").filter((r) => r.metadata.labels.app === "first")
           .length,
         0,
       );

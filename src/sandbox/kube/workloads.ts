@@ -191,6 +191,8 @@ export class Workloads {
   private readonly podTimers = new Map<string, NodeJS.Timeout>();
   /** Bound, running or starting Pods and what they take from their node. */
   private readonly usage = new Map<string, Usage>();
+  /** The sums of `usage` per node. */
+  private readonly totals = new Map<string, { cpu: number; memory: number; pods: number }>();
   /** Unschedulable Pods waiting for room, in arrival order. */
   private readonly pending = new Set<string>();
   private readonly crashed = new Set<string>();
@@ -522,26 +524,37 @@ export class Workloads {
 
   private account(k: string, pod: any | undefined): void {
     const before = this.usage.get(k);
-    if (!pod || isTerminal(pod) || !pod.spec?.nodeName) this.usage.delete(k);
+    if (!pod || isTerminal(pod) || !pod.spec?.nodeName) this.setUsage(k, undefined);
     else {
       const r = requests(pod);
-      this.usage.set(k, { node: pod.spec.nodeName, cpu: r.cpu, memory: r.memory });
+      this.setUsage(k, { node: pod.spec.nodeName, cpu: r.cpu, memory: r.memory });
     }
     // Room freed on a node: pods waiting for room try again.
     if (before && !this.usage.has(k) && this.pending.size > 0) this.enqueue("pending", "", "");
   }
 
-  private used(node: string): { cpu: number; memory: number; pods: number } {
-    let cpu = 0;
-    let memory = 0;
-    let pods = 0;
-    for (const u of this.usage.values()) {
-      if (u.node !== node) continue;
-      cpu += u.cpu;
-      memory += u.memory;
-      pods++;
+  /** Records what a pod takes, keeping every node's sum in step. */
+  private setUsage(k: string, usage: Usage | undefined): void {
+    const before = this.usage.get(k);
+    if (before) {
+      const t = this.totals.get(before.node)!;
+      t.cpu -= before.cpu;
+      t.memory -= before.memory;
+      t.pods--;
+      this.usage.delete(k);
     }
-    return { cpu, memory, pods };
+    if (usage) {
+      let t = this.totals.get(usage.node);
+      if (!t) this.totals.set(usage.node, (t = { cpu: 0, memory: 0, pods: 0 }));
+      t.cpu += usage.cpu;
+      t.memory += usage.memory;
+      t.pods++;
+      this.usage.set(k, usage);
+    }
+  }
+
+  private used(node: string): { cpu: number; memory: number; pods: number } {
+    return this.totals.get(node) ?? { cpu: 0, memory: 0, pods: 0 };
   }
 
   private retryPending(): void {
@@ -622,7 +635,7 @@ export class Workloads {
         lastProbeTime: null,
       });
       // Counted at once, so the next pod scheduled in this turn sees the room this one takes.
-      this.usage.set(k, { node: best.name, cpu: want.cpu, memory: want.memory });
+      this.setUsage(k, { node: best.name, cpu: want.cpu, memory: want.memory });
       this.cluster.writeInternal(this.t.pod, e, {
         ...pod,
         spec: { ...pod.spec, nodeName: best.name },
