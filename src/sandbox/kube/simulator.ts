@@ -594,6 +594,8 @@ export async function startKubeSimulator(opts: KubeSimulatorOptions = {}): Promi
       }
     }
     if (rt.namespaced && namespace === undefined) throw resourceNotFound();
+    if (sub !== undefined && method !== "GET" && method !== "PUT" && method !== "PATCH")
+      throw methodNotAllowed();
     const objNs = namespace ?? "";
     switch (method) {
       case "GET": {
