@@ -1,38 +1,15 @@
 #!/usr/bin/env node
-// `npm start`: install and build as needed, then run Krake on its embedded store: the API server, and once
-// it listens, every controller against it. Extra arguments go to `krake api`, e.g. `npm start -- --port 9000`.
-// (`krake up`, one process for everything, replaces this when it exists.)
+// `npm start`: install and build as needed, then `krake up`: the API server and every controller in one
+// process on the embedded store (./data). Extra arguments go to `krake up`, e.g. `npm start -- --sandbox`.
 import { spawn } from "node:child_process";
 import { ensureBuilt, ensureNodeModules } from "./bootstrap.mjs";
 
 ensureNodeModules();
 ensureBuilt();
-const api = spawn(process.execPath, ["bin/krake.js", "api", ...process.argv.slice(2)], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-let controllers = null;
-let seen = "";
-api.stdout.on("data", (chunk) => {
-  process.stdout.write(chunk);
-  if (controllers) return;
-  seen += chunk;
-  const m = /"msg":"Krake API server listening"[^\n]*|[^\n]*"msg":"Krake API server listening"/.exec(seen);
-  const url = m && /"url":"([^"]+)"/.exec(m[0]);
-  if (!url) return;
-  controllers = spawn(process.execPath, ["bin/krake.js", "controller", "all", "--api", url[1]], {
-    stdio: "inherit",
-  });
-  controllers.on("exit", (code) => {
-    if (api.exitCode === null) api.kill("SIGTERM");
-    process.exitCode = code ?? 1;
-  });
-});
-for (const signal of ["SIGINT", "SIGTERM"])
-  process.on(signal, () => {
-    controllers?.kill(signal);
-    api.kill(signal);
-  });
-api.on("exit", (code, signal) => {
-  if (controllers && controllers.exitCode === null) controllers.kill("SIGTERM");
+const krake = spawn(process.execPath, ["bin/krake.js", "up", ...process.argv.slice(2)], { stdio: "inherit" });
+// Ctrl-C reaches krake through the terminal's process group; a SIGTERM sent to npm only must be passed on.
+process.on("SIGTERM", () => krake.kill("SIGTERM"));
+process.on("SIGINT", () => undefined);
+krake.on("exit", (code, signal) => {
   process.exitCode = code ?? (signal ? 1 : 0);
 });

@@ -8,8 +8,10 @@ import { buildApiApp, type ApiServer } from "./server.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
 
-export function createLogger(level: string, name = "krake-api"): Logger {
-  return pino({ name, level, redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"] });
+/** JSON lines to stdout, or to `destination` (`krake up` keeps stdout for people). */
+export function createLogger(level: string, name = "krake-api", destination?: pino.DestinationStream): Logger {
+  const options = { name, level, redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"] };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function startApiServer(

@@ -14,7 +14,8 @@ import { formatPath } from "../api/errors.js";
 import type { KindDef } from "../resources/kind.js";
 
 export interface BootstrapOptions {
-  api: string;
+  /** The API to write to, as a URL or as a client (with its credentials and TLS settings). */
+  api: string | KrakeClient;
   namespace: string;
   update: boolean;
   /** Where progress lines go. */
@@ -76,7 +77,7 @@ export function plan(docs: { doc: unknown; where: string }[], defaultNamespace: 
 
 export async function bootstrap(files: string[], opts: BootstrapOptions): Promise<{ created: number; updated: number; unchanged: number }> {
   const planned = plan(await readDocuments(files), opts.namespace);
-  const client = new KrakeClient({ url: opts.api });
+  const client = typeof opts.api === "string" ? new KrakeClient({ url: opts.api }) : opts.api;
   const created: Planned[] = [];
   const counts = { created: 0, updated: 0, unchanged: 0 };
   try {

@@ -7,7 +7,12 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { KrakeClient } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers } from "../controller/process.js";
-import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
+import {
+  CONTROLLER_NAMES,
+  controllerFactory,
+  type ControllerName,
+  type ControllerSettings,
+} from "../controllers/index.js";
 import { exitOnSignals } from "./shutdown.js";
 
 const positiveNumber = (flag: string) => (value: string) => {
@@ -47,10 +52,12 @@ const hostPort = (value: string) => {
   return value;
 };
 
-export function controllerCommand(): Command {
-  return new Command("controller")
-    .description("Run controllers against a Krake API (leader-elected: run copies for availability)")
-    .argument("<names...>", `controllers to run: ${CONTROLLER_NAMES.join(", ")}, or all`)
+/** Flags of `krake controller` that `krake up` does not take: its controllers use the API it runs. */
+const NOT_FOR_UP = new Set(["--api", "--token", "--tls-cert", "--tls-key", "--log-level"]);
+
+/** Adds the controllers' flags; `forUp` leaves out how to reach the API and logging, which `krake up` owns. */
+export function addControllerOptions(cmd: Command, forUp = false): Command {
+  const all = new Command()
     .option(
       "--api <url>",
       "Krake API URL (env KRAKE_URL)",
@@ -121,7 +128,47 @@ export function controllerCommand(): Command {
       new Option("--log-level <level>", "log level")
         .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
         .default("info"),
-    )
+    );
+  for (const option of all.options) {
+    if (forUp && NOT_FOR_UP.has(option.long ?? "")) continue;
+    cmd.addOption(option);
+  }
+  return cmd;
+}
+
+/** What every controller factory needs from the flags. */
+export function controllerSettings(flags: Record<string, any>): ControllerSettings {
+  return {
+    workers: flags.workers,
+    scheduler: { rescheduleAfterSeconds: flags.rescheduleAfter, stickiness: flags.stickiness },
+    infrastructure: {
+      pollMaxMs: flags.pollInterval * 1000,
+      providerTimeoutMs: flags.providerTimeout * 1000,
+    },
+    cluster: { observeIntervalMs: flags.observeInterval * 1000 },
+    application: {
+      observeIntervalMs: flags.observeInterval * 1000,
+      hookEndpoint: flags.hookEndpoint,
+      migrationTimeoutMs: flags.migrationTimeout * 1000,
+      shutdownGraceMs: flags.shutdownGrace * 1000,
+    },
+  };
+}
+
+/** Checks what commander's parsers cannot; a problem is a usage error (exit 2) naming the flag. */
+export function checkControllerFlags(flags: Record<string, any>, command: string): void {
+  if (!Number.isFinite(flags.stickiness) || flags.stickiness < 0) {
+    process.stderr.write(`${command}: --stickiness must be a number >= 0\n`);
+    process.exit(2);
+  }
+}
+
+export function controllerCommand(): Command {
+  return addControllerOptions(
+    new Command("controller")
+      .description("Run controllers against a Krake API (leader-elected: run copies for availability)")
+      .argument("<names...>", `controllers to run: ${CONTROLLER_NAMES.join(", ")}, or all`),
+  )
     .addHelpText(
       "after",
       "\nExamples:\n  $ krake controller scheduler gc --api http://127.0.0.1:8080\n  $ krake controller all --metrics-address 0.0.0.0:9095\n",
@@ -136,10 +183,7 @@ export function controllerCommand(): Command {
           process.exit(2);
         }
       }
-      if (!Number.isFinite(flags.stickiness) || flags.stickiness < 0) {
-        process.stderr.write("krake controller: --stickiness must be a number >= 0\n");
-        process.exit(2);
-      }
+      checkControllerFlags(flags, "krake controller");
       const log = controllerLogger("krake-controller", flags.logLevel);
       const read = (f?: string) => {
         if (!f) return undefined;
@@ -165,21 +209,7 @@ export function controllerCommand(): Command {
         token: flags.token,
         tls: tls ?? undefined,
       });
-      const settings = {
-        workers: flags.workers,
-        scheduler: { rescheduleAfterSeconds: flags.rescheduleAfter, stickiness: flags.stickiness },
-        infrastructure: {
-          pollMaxMs: flags.pollInterval * 1000,
-          providerTimeoutMs: flags.providerTimeout * 1000,
-        },
-        cluster: { observeIntervalMs: flags.observeInterval * 1000 },
-        application: {
-          observeIntervalMs: flags.observeInterval * 1000,
-          hookEndpoint: flags.hookEndpoint,
-          migrationTimeoutMs: flags.migrationTimeout * 1000,
-          shutdownGraceMs: flags.shutdownGrace * 1000,
-        },
-      };
+      const settings = controllerSettings(flags);
       const running = await startControllers({
         client,
         log,

@@ -11,6 +11,19 @@ import type { Logger } from "./log.js";
 import type { MetricsRegistry } from "./metrics.js";
 import { WorkQueue, type QueueOptions } from "./queue.js";
 
+/**
+ * The object changed under a reconcile (someone else wrote it first). Expected with optimistic concurrency:
+ * retried on fresh data and logged quietly, unlike real failures.
+ */
+export class StaleObjectError extends Error {
+  override name = "StaleObjectError";
+}
+
+/** Conflicts (ours, or the API's 409) are routine; everything else deserves a warning. */
+function isConflict(err: unknown): boolean {
+  return err instanceof StaleObjectError || (err as { status?: number } | null)?.status === 409;
+}
+
 export interface ReconcileResult {
   /** Look at the key again after this long (periodic re-evaluation, polling something external). */
   requeueAfterMs?: number;
@@ -110,10 +123,9 @@ export abstract class Controller {
                 if (!signal.aborted) {
                   errors.inc(labels);
                   const delay = loop.queue.addRateLimited(key);
-                  log.warn(
-                    { ...labels, key, err: (err as Error).message, retryInMs: delay },
-                    "reconcile failed",
-                  );
+                  const fields = { ...labels, key, err: (err as Error).message, retryInMs: delay };
+                  if (isConflict(err)) log.debug(fields, "reconcile met a concurrent change; retrying");
+                  else log.warn(fields, "reconcile failed");
                 }
               } finally {
                 duration.observe(

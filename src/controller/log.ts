@@ -3,8 +3,9 @@ import pino, { type Logger } from "pino";
 
 export type { Logger };
 
-export function controllerLogger(name: string, level = "info"): Logger {
-  return pino({
+/** JSON lines to stdout, or to `destination` (`krake up` keeps stdout for people). */
+export function controllerLogger(name: string, level = "info", destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     redact: {
@@ -19,5 +20,6 @@ export function controllerLogger(name: string, level = "info"): Logger {
       ],
       censor: "<hidden>",
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

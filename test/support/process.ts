@@ -15,12 +15,32 @@ export interface KrakeProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startKrake(
+export function startKrake(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 15_000,
   /** The log message that says the process is ready; its `url` field is returned. */
   readyMessage = "Krake API server listening",
+): Promise<KrakeProcess> {
+  const pattern = new RegExp(
+    `"url":"([^"]+)"[^\\n]*"msg":"${readyMessage}"|"msg":"${readyMessage}"[^\\n]*"url":"([^"]+)"`,
+  );
+  return spawnKrake(args, env, timeoutMs, (out) => {
+    const m = pattern.exec(out);
+    return m ? (m[1] ?? m[2]) : undefined;
+  });
+}
+
+/** `krake up …`, ready once it prints the line that gives its URL. */
+export function startKrakeUp(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<KrakeProcess> {
+  return spawnKrake(["up", ...args], env, timeoutMs, (out) => / is up at (\S+) /.exec(out)?.[1]);
+}
+
+async function spawnKrake(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  readyUrl: (output: string) => string | undefined,
 ): Promise<KrakeProcess> {
   const child = spawn(process.execPath, [KRAKE_BIN, ...args], {
     env: { ...process.env, ...env },
@@ -34,10 +54,10 @@ export async function startKrake(
     const timer = setTimeout(() => reject(new Error(`krake did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = new RegExp(`"url":"([^"]+)"[^\\n]*"msg":"${readyMessage}"|"msg":"${readyMessage}"[^\\n]*"url":"([^"]+)"`).exec(out);
-      if (m) {
+      const found = readyUrl(out);
+      if (found) {
         clearTimeout(timer);
-        resolve(m[1] ?? m[2]);
+        resolve(found);
       }
     };
     child.stdout!.on("data", onData);

@@ -209,3 +209,8 @@ export function toInteger(value: string, flag: string): number {
   if (!Number.isSafeInteger(n)) throw new CliError(`${flag}: expected an integer, got '${value}'`);
   return n;
 }
+
+/** "a Cluster", "an Application": help texts name kinds with the right article. */
+export function aKind(def: KindDef): string {
+  return `${/^[AEIOU]/.test(def.kind) ? "an" : "a"} ${def.kind}`;
+}

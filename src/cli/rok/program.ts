@@ -19,7 +19,7 @@ export function buildProgram(): Command {
     .description("Command-line client of the Krake API")
     .version(VERSION)
     // Handled in main() before parsing; declared here so that --help lists it.
-    .option("--print-completion <shell>", "print a completion script for bash, zsh or tcsh and exit")
+    .option("--print-completion <shell>", "print a completion script for bash, zsh, fish or tcsh and exit")
     // Usage errors exit 2 (argparse's code, which krakectl scripts expect); commander would exit 1.
     .exitOverride((err: CommanderError) => {
       throw err;
@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .addHelpText(
       "after",
       "\nConfiguration: --config, ./rok.yaml, ./krakectl.yaml, $XDG_CONFIG_HOME/{rok,krakectl}.yaml,\n" +
-        "/etc/krakectl/krakectl.yaml; KRAKE_URL and KRAKE_NAMESPACE override api_url and user.\n" +
+        "/etc/krakectl/krakectl.yaml; KRAKE_URL, KRAKE_NAMESPACE and KRAKE_TOKEN override api_url, user and token.\n" +
         "\nExample:\n  $ rok infra provider list\n",
     );
   program

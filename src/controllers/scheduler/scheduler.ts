@@ -12,7 +12,12 @@
  * (empty or zero-weight rankings), X12 (metric cache), X29 (clusters without a cloud are retried).
  */
 import { KrakeApiError } from "../../client/index.js";
-import { Controller, type ControllerContext, type ReconcileResult } from "../../controller/controller.js";
+import {
+  Controller,
+  StaleObjectError,
+  type ControllerContext,
+  type ReconcileResult,
+} from "../../controller/controller.js";
 import { Informer, keyOf } from "../../controller/informer.js";
 import type { Histogram, Counter } from "../../controller/metrics.js";
 import { MetricsCache } from "../../metrics/index.js";
@@ -396,7 +401,7 @@ export class Scheduler extends Controller {
     const api = this.api(Application);
     const fresh = await api.get(app.metadata.name, app.metadata.namespace, { signal });
     if (fresh.metadata.resource_version !== app.metadata.resource_version) {
-      throw new Error(`application ${keyOf(app)} changed while it was being scheduled; deciding again`);
+      throw new StaleObjectError(`application ${keyOf(app)} changed while it was being scheduled; deciding again`);
     }
     Object.assign(fresh.status, changes);
     await api.updateStatus(fresh, { signal });

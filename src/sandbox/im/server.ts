@@ -127,6 +127,11 @@ export interface ImSimulatorOptions {
   kubernetesToken?: string;
   /** Produces the kubeconfig output instead of the default document. */
   kubeconfigFor?: (infId: string, vmCount: number) => string;
+  /**
+   * Called (synchronously) after every change: a VM that moved on, an answered request. Lets the sandbox keep
+   * simulated Kubernetes clusters in step with the VMs; read {@link ImSimulator.infrastructures} from it.
+   */
+  onChange?: () => void;
   /** Clock for `/contmsg` timestamps; default `() => new Date()`. */
   now?: () => Date;
   /** Infrastructure ids; default UUID v1 strings like IM's. */
@@ -402,8 +407,10 @@ class ImSimulatorServer implements ImSimulator {
   private listeningPort = 0;
   private seq = 0;
   private closed = false;
+  private readonly onChange: (() => void) | undefined;
 
   constructor(options: ImSimulatorOptions) {
+    this.onChange = options.onChange;
     this.flavour = new Flavour(options.version ?? "2.0.0");
     this.validationStyle = options.validationErrors ?? "pydantic1";
     this.host = options.host ?? "127.0.0.1";
@@ -424,6 +431,7 @@ class ImSimulatorServer implements ImSimulator {
         token: options.kubernetesToken,
       },
       kubeconfigFor: options.kubeconfigFor,
+      onChange: options.onChange,
       now: options.now ?? (() => new Date()),
       newId: options.newId ?? uuidV1Factory(),
     });
@@ -499,6 +507,7 @@ class ImSimulatorServer implements ImSimulator {
 
   failInfrastructure(id: string, contmsg: string): void {
     this.backend.failInfrastructure(id, contmsg);
+    this.onChange?.();
   }
 
   makeUnconfigured(
@@ -512,6 +521,7 @@ class ImSimulatorServer implements ImSimulator {
       options.message ?? "Simulated contextualization failure",
       options.persistent ?? false,
     );
+    this.onChange?.();
   }
 
   clearContextualizationFault(id: string, vmId: number | string): void {
@@ -520,6 +530,7 @@ class ImSimulatorServer implements ImSimulator {
 
   setVmState(id: string, vmId: number | string, state: Exclude<VmState, "deleting">): void {
     this.backend.setVmState(id, Number(vmId), state);
+    this.onChange?.();
   }
 
   async pause(mode: PauseMode = "reset"): Promise<void> {
@@ -710,6 +721,7 @@ class ImSimulatorServer implements ImSimulator {
     headers["content-length"] = String(body.length);
     res.writeHead(answer.status, headers);
     res.end(headOnly ? undefined : body);
+    this.onChange?.();
   }
 
   private takeFailure(op: ImOperation): ImInjectedFailure | undefined {

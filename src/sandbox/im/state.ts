@@ -93,16 +93,21 @@ export class Scheduler {
   private readonly sleepers = new Set<() => void>();
   private closed = false;
 
+  /** `afterStep` runs after every step, so observers (the sandbox) learn of state changes as they happen. */
+  constructor(private readonly afterStep: () => void = () => undefined) {}
+
   /** Runs `step` after `ms`; returns a function that cancels it. */
   after(ms: number, step: () => void): () => void {
     if (this.closed) return () => undefined;
     if (ms <= 0) {
       step();
+      this.afterStep();
       return () => undefined;
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       step();
+      this.afterStep();
     }, ms);
     timer.unref();
     this.timers.set(timer, step);
@@ -124,6 +129,7 @@ export class Scheduler {
       clearTimeout(timer);
       this.timers.delete(timer);
       step();
+      this.afterStep();
       ran += 1;
     }
     return ran;
@@ -221,6 +227,11 @@ export interface InfrastructureCalls {
 export interface ImVmSnapshot {
   id: number;
   system: string;
+  /** The VM's host name: the system's `dns_name` (with `#N#` replaced by the VM id), else `vnode-<id>`. */
+  hostname: string;
+  /** `cpu.count` and `memory.size` (bytes) of the system, when the template sets them. */
+  cpus: number | null;
+  memoryBytes: number | null;
   state: VmState;
   cloudId: string;
   cloudType: string;
@@ -244,6 +255,8 @@ export interface ImInfrastructureSnapshot {
   /** The stored (merged) TOSCA document, as `/tosca` serializes it. */
   storedTosca: string | null;
   clouds: Array<{ id: string; type: string }>;
+  /** Systems hosting a Kubernetes front end (`…LRMS.FrontEnd.Kubernetes`): the VMs that run the control plane. */
+  kubernetesFrontEnds: string[];
   createdAsync: boolean;
   contmsg: string;
   /** `POST /infrastructures/<id>`, reconfigure and DELETE calls this infrastructure received. */
@@ -256,6 +269,8 @@ export interface BackendSettings {
   delays: ImDelays;
   kubeconfig: KubeconfigSettings;
   kubeconfigFor?: (infId: string, vmCount: number) => string;
+  /** Called after every change of state: a step that ran, or a request that was answered. */
+  onChange?: () => void;
   now: () => Date;
   newId: () => string;
 }
@@ -265,6 +280,21 @@ const PRIVATE_IP = (vmId: number) => ipFrom("10.0", vmId + 1);
 const PUBLIC_IP = (vmId: number) => ipFrom("203.0", 113 * 256 + vmId + 1);
 function ipFrom(prefix: string, n: number): string {
   return `${prefix}.${Math.floor(n / 256) % 256}.${n % 256}`;
+}
+
+/** IM replaces `#N#` in a system's `dns_name` with the VM's number; without a name the VM is `vnode-<id>`. */
+function hostnameOf(vm: VmRecord): string {
+  const dns = vm.features.find((f) => f.name === "net_interface.0.dns_name")?.value;
+  return typeof dns === "string" && dns !== "" ? dns.replaceAll("#N#", String(vm.id)) : `vnode-${vm.id}`;
+}
+
+/** A numeric feature; sizes are scaled to bytes by their RADL unit (`512m`, `4G`, `1024B`). */
+function numericFeature(vm: VmRecord, name: string): number | null {
+  const feature = vm.features.find((f) => f.name === name);
+  if (!feature || typeof feature.value !== "number" || !Number.isFinite(feature.value)) return null;
+  const scale: Record<string, number> = { "": 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const unit = (feature.unit ?? "").toLowerCase().replace(/b$/, "") || (feature.unit ? "b" : "");
+  return feature.value * (scale[unit] ?? 1);
 }
 
 /** `str(datetime.now())` in UTC: the timestamp IM puts in front of contextualization messages. */
@@ -335,12 +365,14 @@ const VALID_OPENSTACK_AUTH_VERSIONS = new Set([
 
 /** The simulated IM service. Every public method is one IM operation and throws {@link ImFault}s as IM does. */
 export class ImBackend {
-  readonly scheduler = new Scheduler();
+  readonly scheduler: Scheduler;
   private readonly infs = new Map<string, InfRecord>();
   private readonly launchFailures: string[] = [];
   private cloudVmSeq = 0;
 
-  constructor(readonly settings: BackendSettings) {}
+  constructor(readonly settings: BackendSettings) {
+    this.scheduler = new Scheduler(() => settings.onChange?.());
+  }
 
   /** Makes the next `times` launches (create or add) fail as an unreachable cloud would. */
   queueLaunchFailure(message: string, times = 1): void {
@@ -1131,6 +1163,9 @@ export class ImBackend {
       vms: this.liveVms(inf).map((vm) => ({
         id: vm.id,
         system: vm.system,
+        hostname: hostnameOf(vm),
+        cpus: numericFeature(vm, "cpu.count"),
+        memoryBytes: numericFeature(vm, "memory.size"),
         state: vmState(vm),
         cloudId: vm.cloudId,
         cloudType: vm.cloudType,
@@ -1141,6 +1176,15 @@ export class ImBackend {
       lastTosca: inf.lastToscaText,
       storedTosca: inf.tosca ? serializeTosca(inf.tosca) : null,
       clouds: inf.clouds.map((c) => ({ id: c.id, type: c.type })),
+      kubernetesFrontEnds: inf.tosca
+        ? [
+            ...new Set(
+              softwareTasks(inf.tosca)
+                .filter((t) => t.kubernetesFrontEnd)
+                .map((t) => t.system),
+            ),
+          ]
+        : [],
       createdAsync: inf.createdAsync,
       contmsg: this.contMsgOf(inf, false),
       calls: { ...inf.calls },

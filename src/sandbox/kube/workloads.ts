@@ -40,6 +40,8 @@ export interface NodeSpec {
   memory?: string;
   pods?: number;
   labels?: Record<string, string>;
+  /** E.g. a control-plane node's `node-role.kubernetes.io/master:NoSchedule`. */
+  taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
 }
 
 interface Usage {
@@ -397,7 +399,11 @@ export class Workloads {
             ...(spec.labels ?? {}),
           },
         },
-        spec: { podCIDR: `10.244.${index}.0/24`, podCIDRs: [`10.244.${index}.0/24`] },
+        spec: {
+          podCIDR: `10.244.${index}.0/24`,
+          podCIDRs: [`10.244.${index}.0/24`],
+          ...(spec.taints?.length ? { taints: spec.taints } : {}),
+        },
         status: {
           capacity: resources,
           allocatable: resources,

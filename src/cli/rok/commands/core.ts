@@ -11,6 +11,7 @@ import {
   MetricsProvider,
 } from "../../../resources/registry.js";
 import {
+  aKind,
   addGet,
   addList,
   addReadDelete,
@@ -103,7 +104,7 @@ function providerCommands(parent: Command, def: KindDef, name: string, alias: st
     );
 
   mpFlags(
-    leaf(group.command("create").argument("<name>").description(`Create a ${def.kind}`), {
+    leaf(group.command("create").argument("<name>").description(`Create ${aKind(def)}`), {
       namespaced: def.namespaced,
     }),
     true,
@@ -136,7 +137,7 @@ function providerCommands(parent: Command, def: KindDef, name: string, alias: st
     );
 
   mpFlags(
-    leaf(group.command("update").argument("<name>").description(`Update a ${def.kind} (GET, modify, PUT)`), {
+    leaf(group.command("update").argument("<name>").description(`Update ${aKind(def)} (GET, modify, PUT)`), {
       namespaced: def.namespaced,
     }),
     false,
@@ -204,7 +205,7 @@ function metricCommands(
   );
 
   metricFlags(
-    leaf(group.command("create").argument("<name>").description(`Create a ${def.kind}`), {
+    leaf(group.command("create").argument("<name>").description(`Create ${aKind(def)}`), {
       namespaced: def.namespaced,
     }),
     true,
@@ -234,7 +235,7 @@ function metricCommands(
     );
 
   metricFlags(
-    leaf(group.command("update").argument("<name>").description(`Update a ${def.kind} (GET, modify, PUT)`), {
+    leaf(group.command("update").argument("<name>").description(`Update ${aKind(def)} (GET, modify, PUT)`), {
       namespaced: def.namespaced,
     }),
     false,

@@ -10,6 +10,7 @@ import {
   InfrastructureProvider,
 } from "../../../resources/registry.js";
 import {
+  aKind,
   addReadDelete,
   collect,
   context,
@@ -68,7 +69,7 @@ function providerCommands(parent: Command, def: KindDef, name: string, aliases: 
     );
 
   imFlags(
-    leaf(group.command("register").argument("<name>").description(`Register a ${def.kind}`), {
+    leaf(group.command("register").argument("<name>").description(`Register ${aKind(def)}`), {
       namespaced: def.namespaced,
     }),
     true,
@@ -102,7 +103,7 @@ function providerCommands(parent: Command, def: KindDef, name: string, aliases: 
     );
 
   imFlags(
-    leaf(group.command("update").argument("<name>").description(`Update a ${def.kind} (GET, modify, PUT)`), {
+    leaf(group.command("update").argument("<name>").description(`Update ${aKind(def)} (GET, modify, PUT)`), {
       namespaced: def.namespaced,
     }),
     false,
@@ -181,7 +182,7 @@ function cloudCommands(parent: Command, def: KindDef, name: string, aliases: str
     .addHelpText("after", example(registerExample));
 
   cloudFlags(
-    leaf(group.command("register").argument("<name>").description(`Register a ${def.kind}`), {
+    leaf(group.command("register").argument("<name>").description(`Register ${aKind(def)}`), {
       namespaced: def.namespaced,
     }),
     true,
@@ -224,7 +225,7 @@ function cloudCommands(parent: Command, def: KindDef, name: string, aliases: str
     );
 
   cloudFlags(
-    leaf(group.command("update").argument("<name>").description(`Update a ${def.kind} (GET, modify, PUT)`), {
+    leaf(group.command("update").argument("<name>").description(`Update ${aKind(def)} (GET, modify, PUT)`), {
       namespaced: def.namespaced,
     }),
     false,

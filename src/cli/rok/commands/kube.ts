@@ -8,6 +8,7 @@ import { Application, Cloud, Cluster, GlobalCloud } from "../../../resources/reg
 import { parseLabelConstraint, parseMetricConstraint } from "../../../resources/validators/constraints.js";
 import { splitValues } from "../argv.js";
 import {
+  aKind,
   addGet,
   addList,
   collect,
@@ -87,7 +88,7 @@ async function printAfterWait(
 /** `delete NAME [--force] [--wait [deleting|deleted]]`, the same for applications and clusters. */
 function addWaitableDelete(group: Command, def: KindDef, forceHelp: string, examples: string[]): void {
   waitOptions(
-    leaf(group.command("delete").argument("<name>").description(`Delete a ${def.kind}`), {
+    leaf(group.command("delete").argument("<name>").description(`Delete ${aKind(def)}`), {
       namespaced: true,
     }).option("--force", forceHelp),
     DELETE_WAIT,

@@ -1,0 +1,147 @@
+/**
+ * `krake api`: the API server. Its flags are shared with `krake up`, which runs the same server in-process.
+ */
+import { Command, Option } from "commander";
+import {
+  ConfigError,
+  ENV_VARIABLES,
+  optionsFromEnv,
+  optionsFromFile,
+  resolveApiConfig,
+  type ApiConfig,
+  type ApiOptions,
+} from "../api/config.js";
+import { createLogger, startApiServer } from "../api/start.js";
+import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
+import { exitOnSignals } from "./shutdown.js";
+
+/** Flags of `krake api` that `krake up` does not take: it runs one process, and its logging is its own. */
+const NOT_FOR_UP = new Set(["--workers", "--log-level", "--log-requests"]);
+
+/** Adds the API server's flags; `forUp` leaves out those that make no sense inside `krake up`. */
+export function addApiOptions(cmd: Command, forUp = false): Command {
+  const env = (key: keyof ApiOptions) => `(env ${ENV_VARIABLES[key]})`;
+  const all = new Command()
+    .option(
+      "-c, --config <file>",
+      "YAML configuration file (Krake's api.yaml keys; flags and environment override it)",
+    )
+    .option("--host <host>", `address to listen on, default 127.0.0.1 ${env("host")}`)
+    .option("--port <port>", `port to listen on (0 = any free port), default 8080 ${env("port")}`)
+    .option("--workers <n>", `API processes sharing the port (etcd only), default 1 ${env("workers")}`)
+    .option("--data-dir <dir>", `embedded store directory, default ./data ${env("dataDir")}`)
+    .option(
+      "--no-fsync",
+      `embedded store: do not fsync writes (faster, loses the last writes on power loss) ${env("fsync")}`,
+    )
+    .option(
+      "--etcd <urls>",
+      `use etcd instead of the embedded store: comma-separated client URLs ${env("etcd")}`,
+    )
+    .option(
+      "--etcd-prefix <prefix>",
+      `key prefix in etcd, to share one etcd between installations ${env("etcdPrefix")}`,
+    )
+    .option(
+      "--retry-transactions <n>",
+      `retries of a read-modify-write after a conflicting write, default 5 ${env("retryTransactions")}`,
+    )
+    .option("--tls-cert <file>", `serve HTTPS with this certificate (PEM) ${env("tlsCert")}`)
+    .option("--tls-key <file>", `private key of --tls-cert (PEM) ${env("tlsKey")}`)
+    .option(
+      "--tls-client-ca <file>",
+      `accept client certificates signed by this CA; user = subject CN ${env("tlsClientCa")}`,
+    )
+    .addOption(
+      new Option(
+        "--allow-anonymous <bool>",
+        `let unauthenticated requests in as system:anonymous, default true ${env("allowAnonymous")}`,
+      ),
+    )
+    .option("--static-user <name>", `authenticate every request as this user ${env("staticUser")}`)
+    .addOption(
+      new Option(
+        "--authorization <mode>",
+        `authorization mode, default always-allow ${env("authorization")}`,
+      ).choices(["always-allow", "always-deny", "RBAC"]),
+    )
+    .option("--cors-origin <origin>", `Access-Control-Allow-Origin, default * ${env("corsOrigin")}`)
+    .option("--problem-base-url <url>", `base of problem 'type' URLs ${env("problemBaseUrl")}`)
+    .option("--body-limit <bytes>", `largest accepted request body, default 4194304 ${env("bodyLimit")}`)
+    .option(
+      "--watch-buffer-bytes <bytes>",
+      `unsent bytes after which a slow watcher is disconnected, default 16 MiB ${env("watchBufferBytes")}`,
+    )
+    .option(
+      "--watch-slow-grace <seconds>",
+      `how long a watcher may stay above --watch-buffer-bytes before it is disconnected, default 10 ${env("watchSlowGrace")}`,
+    )
+    .option(
+      "--watch-history <events>",
+      `embedded store: changes kept for watch replay (older resource versions get 410), default 50000 ${env("watchHistory")}`,
+    )
+    .option(
+      "--blocking-timeout <seconds>",
+      `longest wait of ?blocking= requests, default 60 ${env("blockingTimeout")}`,
+    )
+    .option(
+      "--shutdown-timeout <seconds>",
+      `how long in-flight requests may take to finish on SIGTERM, default 10 ${env("shutdownTimeout")}`,
+    )
+    .option(
+      "--log-level <level>",
+      `fatal, error, warn, info, debug, trace or silent, default info ${env("logLevel")}`,
+    )
+    .option("--log-requests", `log every request ${env("logRequests")}`);
+  for (const option of all.options) {
+    if (forUp && NOT_FOR_UP.has(option.long ?? "")) continue;
+    cmd.addOption(option);
+  }
+  return cmd;
+}
+
+/**
+ * Built-in defaults (then the caller's), then `--config`, then the environment, then flags. A bad value is a usage error:
+ * the message names the key and the process exits 2.
+ */
+export function apiConfigFromFlags(
+  flags: Record<string, unknown>,
+  command: string,
+  defaults: ApiOptions = {},
+): ApiConfig {
+  try {
+    const fromFile = flags.config ? optionsFromFile(String(flags.config)) : {};
+    const { config: _c, ...fromFlags } = flags;
+    // commander sets fsync=true by default; only an explicit --no-fsync should override file and env.
+    if (fromFlags.fsync === true) delete fromFlags.fsync;
+    return resolveApiConfig(defaults, fromFile, optionsFromEnv(process.env), fromFlags as ApiOptions);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${command}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export function apiCommand(): Command {
+  return addApiOptions(
+    new Command("api").description("Run the Krake API server (embedded store by default, etcd with --etcd)"),
+  ).action(async (flags) => {
+    const config = apiConfigFromFlags(flags, "krake api");
+    const logger = createLogger(config.logLevel);
+    if (config.workers > 1 && !isWorkerProcess()) {
+      superviseWorkers(config.workers, logger, config.shutdownTimeoutMs);
+      return;
+    }
+    let server;
+    try {
+      server = await startApiServer(config, { logger });
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, "cannot start the API server");
+      process.exit(1);
+    }
+    if (isWorkerProcess()) reportListening(server.url);
+    exitOnSignals(logger, () => server.close());
+  });
+}
