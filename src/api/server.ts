@@ -9,6 +9,7 @@ import { StoreUnavailableError, ValueTooLargeError } from "../store/store.js";
 import { ApiError, Errors, problemBody } from "./errors.js";
 import { parseJsonBody } from "./body.js";
 import { registerRoutes } from "./routes.js";
+import { registerBackupRoute } from "./backup-route.js";
 import { ResourceService } from "./service.js";
 import { WatchHub } from "./watch.js";
 import { Auth } from "./auth/index.js";
@@ -146,6 +147,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   });
 
   registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs });
+  registerBackupRoute(app, { store, auth });
 
   app.addHook("onClose", async () => {
     watches.closeAll();

@@ -7,6 +7,7 @@ import { KrakeClient } from "../client/index.js";
 import { VERSION } from "../version.js";
 import { apiCommand } from "./api.js";
 import { controllerCommand } from "./controller.js";
+import { backupCommand, restoreCommand } from "./backup.js";
 import { upCommand } from "./up.js";
 
 export function bootstrapCommand(): Command {
@@ -51,5 +52,7 @@ export function krakeProgram(): Command {
     .addCommand(upCommand())
     .addCommand(apiCommand())
     .addCommand(bootstrapCommand())
-    .addCommand(controllerCommand());
+    .addCommand(controllerCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
 }

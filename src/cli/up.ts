@@ -15,7 +15,6 @@ import { KrakeClient } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers, type RunningControllers } from "../controller/process.js";
 import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
-import { VERSION } from "../version.js";
 import { addApiOptions, apiConfigFromFlags } from "./api.js";
 import { addControllerOptions, checkControllerFlags, controllerSettings } from "./controller.js";
 
@@ -229,9 +228,9 @@ async function up(flags: Record<string, any>): Promise<void> {
         ? "embedded store, temporary"
         : `embedded store in ${config.store.dataDir}`;
   const lines = [
-    `Krake ${VERSION} is up at ${api.url} — point rok at it with: export KRAKE_URL=${api.url}`,
+    `Krake is up at ${api.url} — point rok at it with: export KRAKE_URL=${api.url}`,
     `  API          ${api.url} (${store})`,
-    `  controllers  ${names.join(", ")}${controllers.metricsUrl ? ` (metrics ${controllers.metricsUrl})` : ""}`,
+    `  controllers  ${names.join(", ")}${controllers.metricsUrl ? ` (metrics ${controllers.metricsUrl}/metrics)` : ""}`,
   ];
   if (sandbox) {
     const imUrl = sandbox.imUrl.replace("://127.0.0.1:", "://localhost:");

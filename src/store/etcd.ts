@@ -279,7 +279,8 @@ class EtcdStore implements Store {
       for (;;) {
         const kvs: KeyValue[] = [];
         let revision = 0;
-        let from = start;
+        // etcd refuses an empty key; from "\0" up to the end "\0" is every key, which an empty prefix means.
+        let from = start.length > 0 ? start : Buffer.from([0]);
         try {
           for (;;) {
             const req: IRangeRequest = {

@@ -316,3 +316,21 @@ describe("rok: installation", () => {
     }
   });
 });
+
+describe("rok in a pipeline", () => {
+  it("stops quietly with exit 0 when the reader of its output goes away (rok … | head)", async () => {
+    const { spawn } = await import("node:child_process");
+    const { ROK_BIN } = await import("../support/rok.js");
+    // A reader that has already gone: the pipe is closed before rok writes its (large) table.
+    const child = spawn(process.execPath, [ROK_BIN, "infra", "gip", "list"], {
+      env: { ...process.env, KRAKE_URL: api.url, XDG_CONFIG_HOME: sb.dir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(stderr, "", "no stack trace");
+    assert.equal(code, 0);
+  });
+});

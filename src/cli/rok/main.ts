@@ -6,6 +6,11 @@ import { fail } from "./errors.js";
 import { buildProgram } from "./program.js";
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // `rok … | head`: the reader went away; stop quietly, as Unix tools do, instead of a stack trace.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     if (argv[0] === "--print-completion" || argv[0]?.startsWith("--print-completion=")) {
