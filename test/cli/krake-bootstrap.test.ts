@@ -95,3 +95,29 @@ describe("krake bootstrap", () => {
     assert.equal((await http(api.url, "GET", "/core/roles/first-role")).status, 404, "the first role is gone again");
   });
 });
+
+describe("krake bootstrap support/base_roles.yaml", () => {
+  it("makes system:admin an administrator once the API switches to RBAC, and nobody else", async () => {
+    const roles = fileURLToPath(new URL("../../../support/base_roles.yaml", import.meta.url));
+    const loaded = await runKrake(["bootstrap", "--api", api.url, roles]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.match(loaded.stdout, /2 created/);
+    // The same store behind RBAC servers: one that sees every caller as system:admin, one as someone else.
+    const asAdmin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" }, api.server.store);
+    const asOther = await startTestApi({ authorization: "RBAC", staticUser: "alice" }, api.server.store);
+    try {
+      assert.equal((await http(asAdmin.url, "GET", "/kubernetes/clusters")).status, 200, "list across namespaces");
+      const created = await http(asAdmin.url, "POST", "/core/roles", {
+        api: "core",
+        kind: "Role",
+        metadata: { name: "made-by-admin" },
+        rules: [],
+      });
+      assert.equal(created.status, 200, created.text);
+      assert.equal((await http(asOther.url, "GET", "/kubernetes/namespaces/team-a/clusters")).status, 403);
+    } finally {
+      await asAdmin.close();
+      await asOther.close();
+    }
+  });
+});

@@ -4,9 +4,8 @@
  * flag against the flags `krake <cmd> --help` prints, the etcd topology against the StatefulSet and its
  * Service, probes against the ports containers expose, and the scripts by running them.
  *
- * `krake`'s flags come from its help output because importing src/cli/krake.ts parses process.argv at load
- * time. Compiled (npm test) this runs bin/krake.js; under tsx it runs the sources, so a stale dist/ cannot
- * hide a renamed flag.
+ * `krake`'s flags come from krakeProgram() (src/cli/krake-program.ts), which builds the program the entry
+ * point parses argv with, without side effects; commander's help lists exactly the options read here.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -23,9 +22,11 @@ import { createServer as createNetServer, type Server as NetServer } from "node:
 import { tmpdir } from "node:os";
 import { basename, dirname, join, posix, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
 import YAML from "yaml";
 import { optionsFromFile, resolveApiConfig } from "../../src/api/config.js";
 import { CONTROLLER_NAMES } from "../../src/controllers/index.js";
+import { krakeProgram } from "../../src/cli/krake-program.js";
 import { kubeBinDir, startKubeApiServer } from "../support/kube-apiserver.js";
 
 type Obj = Record<string, any>;
@@ -48,7 +49,6 @@ const SYSTEMD_DIR = join(ROOT, "deploy/systemd");
 const ETCD_SCRIPT = join(ROOT, "support/etcd/run.sh");
 const IM_SCRIPT = join(ROOT, "support/im/run.sh");
 const KRAKE_IMAGE = "ghcr.io/example/krake-ts";
-const COMPILED = fileURLToPath(import.meta.url).includes(join("dist", "test"));
 
 function which(cmd: string): string | null {
   for (const dir of (process.env.PATH ?? "").split(":")) {
@@ -64,7 +64,7 @@ function which(cmd: string): string | null {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// krake's flags, from its help
+// krake's flags, from its program
 
 interface CommandFlags {
   /** Long and short flags, e.g. "--api", "-n". */
@@ -73,27 +73,17 @@ interface CommandFlags {
   takesValue: Set<string>;
 }
 
-function krakeHelp(cmd: string): string {
-  const args = COMPILED
-    ? [join(ROOT, "bin/krake.js"), cmd, "--help"]
-    : ["--import", "tsx", join(ROOT, "src/cli/krake.ts"), cmd, "--help"];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  assert.equal(r.status, 0, `krake ${cmd} --help failed:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Commander prints each option as `  -x, --long <value>  description`, two spaces in. */
-function parseHelp(help: string): CommandFlags {
+/** The options `krake <name> --help` lists (`-h, --help` included), as commander defines them. */
+function commandFlags(program: Command, name: string): CommandFlags {
+  const cmd = program.commands.find((c) => c.name() === name);
+  assert.ok(cmd, `krake has no command ${name}`);
   const flags = new Set<string>();
   const takesValue = new Set<string>();
-  for (const line of help.split("\n")) {
-    const m = /^ {2}(?:(-[a-zA-Z]), )?(--[a-z0-9][a-z0-9-]*)( [<[])?/.exec(line);
-    if (!m) continue;
-    flags.add(m[2]);
-    if (m[1]) flags.add(m[1]);
-    if (m[3]) {
-      takesValue.add(m[2]);
-      if (m[1]) takesValue.add(m[1]);
+  for (const option of cmd.createHelp().visibleOptions(cmd)) {
+    for (const flag of [option.short, option.long]) {
+      if (!flag) continue;
+      flags.add(flag);
+      if (option.required || option.optional) takesValue.add(flag);
     }
   }
   return { flags, takesValue };
@@ -238,8 +228,9 @@ function containerPort(container: Obj, port: string | number): number {
 }
 
 before(() => {
-  for (const cmd of KRAKE_COMMANDS) krakeFlags.set(cmd, parseHelp(krakeHelp(cmd)));
-  // The parser must have found the flags at all, or every check below would pass vacuously.
+  const program = krakeProgram();
+  for (const cmd of KRAKE_COMMANDS) krakeFlags.set(cmd, commandFlags(program, cmd));
+  // The flags must have been found at all, or every check below would pass vacuously.
   assert.ok(krakeFlags.get("api")!.flags.has("--etcd"), "krake api --help lists --etcd");
   assert.ok(krakeFlags.get("controller")!.takesValue.has("--metrics-address"));
   assert.ok(!krakeFlags.get("controller")!.flags.has("--etcd"));
