@@ -94,7 +94,7 @@ function pem(value: string | undefined): Buffer | undefined {
 }
 
 /** The smallest key greater than every key starting with `prefix` (etcd's own rule; "\0" = no end). */
-function prefixEnd(prefix: Buffer): Buffer {
+export function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i] < 0xff) {

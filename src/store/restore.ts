@@ -22,6 +22,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Etcd3, isRecoverableError, type IOptions, type IRequestOp } from "etcd3";
 import type { Backup } from "./backup.js";
 import type { KeyValue } from "./store.js";
+import { prefixEnd } from "./etcd.js";
 import { fsyncDir, SNAPSHOT, SNAPSHOT_TMP, walStart } from "./embedded/files.js";
 import { lockDir, LockedError, type DirLock } from "./embedded/lock.js";
 import { writeSnapshot } from "./embedded/snapshot.js";
@@ -312,17 +313,6 @@ const passThrough = {
     fn({ signal: neverAborted }),
 } as unknown as FaultPolicy;
 
-/** The smallest key above every key that starts with `prefix` ("\0": no end), as etcd defines it. */
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
 
 /** etcd refuses an empty key; "\0" up to "\0" is every key, which is what an empty prefix means. */
 function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {

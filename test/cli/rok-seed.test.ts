@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { useRokApi } from "../support/rok.js";
+import { tableRows, useRokApi } from "../support/rok.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
 
@@ -17,16 +17,6 @@ const t = useRokApi(undefined, async ({ sb }) => {
 
 /** Splits a shell-like line into argv (no quoting is needed by the walkthrough). */
 const argv = (line: string) => line.trim().split(/\s+/).slice(1);
-const rows = (table: string) =>
-  table
-    .split("\n")
-    .filter((l) => l.startsWith("| ") && !l.startsWith("| name "))
-    .map((l) =>
-      l
-        .split("|")
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
 
 describe("seed walkthrough (rok issue), verbatim", () => {
   it("registers, creates, shows and deletes as an operator would", async () => {
@@ -39,7 +29,7 @@ describe("seed walkthrough (rok issue), verbatim", () => {
       "rok infra provider register --type im --url http://localhost:8800 --username test --password test im-provider",
     );
     // Story 7: one row, im-provider, namespace system:admin, labels None, type im, url http://localhost:8800.
-    const providers = rows(await step("rok infra provider list"));
+    const providers = tableRows(await step("rok infra provider list"));
     assert.equal(providers.length, 1);
     assert.deepEqual(
       [providers[0][0], providers[0][1], providers[0][2]],
@@ -51,14 +41,14 @@ describe("seed walkthrough (rok issue), verbatim", () => {
       "rok infra cloud register --type openstack --url https://keystone.example:5000/v3 --project demo --username demo --password demo-pw --infra-provider im-provider os-cloud",
     );
     // Story 9: type openstack, infra_provider im-provider, state ONLINE.
-    const clouds = rows(await step("rok infra cloud list"));
+    const clouds = tableRows(await step("rok infra cloud list"));
     assert.equal(clouds.length, 1);
     assert.deepEqual([clouds[0][6], clouds[0][8], clouds[0][9]], ["openstack", "im-provider", "ONLINE"]);
 
-    assert.deepEqual(rows(await step("rok kube cluster list")), [], "no clusters yet: only the header");
+    assert.deepEqual(tableRows(await step("rok kube cluster list")), [], "no clusters yet: only the header");
     const created = await step("rok kube cluster create -f im-cluster.yaml my-cluster");
     assert.match(created, /\| state +\| PENDING +\|/);
-    const listed = rows(await step("rok kube cluster list"));
+    const listed = tableRows(await step("rok kube cluster list"));
     assert.deepEqual(
       listed.map((r) => [r[0], r[6]]),
       [["my-cluster", "PENDING"]],

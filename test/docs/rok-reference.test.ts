@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import * as prettier from "prettier";
 import { loadConfig } from "../../src/cli/rok/config.js";
 import { Application } from "../../src/resources/registry.js";
+import { internalLinks } from "./links.js";
 import {
   CONFIG_ENV,
   REGENERATE_COMMAND,
@@ -150,19 +151,7 @@ test("each documented environment variable overrides its configuration key", () 
 
 test("every link of the reference leads to a heading", () => {
   const doc = renderRokReference();
-  // GitHub's anchors: lower case, punctuation other than - and _ dropped, each space a hyphen.
-  const anchors = new Set(
-    [...doc.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
-      m[1]
-        .toLowerCase()
-        .replace(/[^a-z0-9 _-]/g, "")
-        .replace(/ /g, "-"),
-    ),
-  );
-  const links = [...doc.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+  const { links, broken } = internalLinks(doc);
   assert.ok(links.length > 60, `only ${links.length} links`);
-  assert.deepEqual(
-    links.filter((l) => !anchors.has(l)),
-    [],
-  );
+  assert.deepEqual(broken, []);
 });

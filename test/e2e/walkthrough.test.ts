@@ -14,7 +14,7 @@ import { KrakeClient } from "../../src/client/index.js";
 import { Cluster } from "../../src/resources/kinds/kubernetes.js";
 import { eventually } from "../support/api.js";
 import { startKrakeUp, type KrakeProcess } from "../support/process.js";
-import { runRok } from "../support/rok.js";
+import { runRok, tableRows } from "../support/rok.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 /** The walkthrough registers IM at this address; `krake up --sandbox` serves it there by default. */
@@ -51,18 +51,6 @@ async function rok(line: string): Promise<string> {
 }
 
 const json = async (line: string) => JSON.parse(await rok(`${line} -o json`));
-
-/** Rows of a list table (header row left out). */
-const rows = (table: string) =>
-  table
-    .split("\n")
-    .filter((l) => l.startsWith("| ") && !l.startsWith("| name "))
-    .map((l) =>
-      l
-        .split("|")
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
 
 /** The value column of a single-object table's row. */
 const field = (table: string, name: string) =>
@@ -105,12 +93,20 @@ function recordStates(name: string): { states: string[]; stop: () => void } {
 
 async function removeAll(): Promise<void> {
   await rok("rok kube cluster delete my-cluster");
-  await eventually(async () => rows(await rok("rok kube cluster list")).length === 0, 60_000, "cluster gone");
+  await eventually(
+    async () => tableRows(await rok("rok kube cluster list")).length === 0,
+    60_000,
+    "cluster gone",
+  );
   await rok("rok infra cloud delete os-cloud");
   await rok("rok infra provider delete im-provider");
-  await eventually(async () => rows(await rok("rok infra cloud list")).length === 0, 30_000, "cloud gone");
   await eventually(
-    async () => rows(await rok("rok infra provider list")).length === 0,
+    async () => tableRows(await rok("rok infra cloud list")).length === 0,
+    30_000,
+    "cloud gone",
+  );
+  await eventually(
+    async () => tableRows(await rok("rok infra provider list")).length === 0,
     30_000,
     "provider gone",
   );
@@ -125,12 +121,12 @@ describe("krake up --sandbox", () => {
     await rok(
       "rok infra cloud register --type openstack --url https://keystone.example:5000/v3 --project demo --username demo --password demo --infra-provider im-provider os-cloud",
     );
-    assert.deepEqual(rows(await rok("rok kube cluster list")), [], "no cluster yet");
+    assert.deepEqual(tableRows(await rok("rok kube cluster list")), [], "no cluster yet");
 
     const watch = recordStates("my-cluster");
     try {
       await rok("rok kube cluster create -f examples/im-cluster.yaml my-cluster");
-      const listed = rows(await rok("rok kube cluster list"));
+      const listed = tableRows(await rok("rok kube cluster list"));
       assert.deepEqual(
         listed.map((r) => r[0]),
         ["my-cluster"],
@@ -167,7 +163,7 @@ describe("krake up --sandbox", () => {
     assert.equal(field(await rok("rok kube app get echo-demo"), "running_on"), "my-cluster");
 
     await rok("rok kube app delete echo-demo");
-    await eventually(async () => rows(await rok("rok kube app list")).length === 0, 60_000, "app gone");
+    await eventually(async () => tableRows(await rok("rok kube app list")).length === 0, 60_000, "app gone");
     await removeAll();
   });
 
@@ -178,7 +174,7 @@ describe("krake up --sandbox", () => {
     await rok(
       "rok infra cloud register --type openstack --url https://keystone.example:5000/v3 --project demo --username demo --password demo --infra-provider im-provider os-cloud",
     );
-    const clouds = rows(await rok("rok infra cloud list"));
+    const clouds = tableRows(await rok("rok infra cloud list"));
     assert.equal(clouds.length, 1);
     for (const value of ["openstack", "im-provider", "ONLINE"])
       assert.ok(clouds[0].includes(value), `cloud row: ${clouds[0]}`);

@@ -25,6 +25,18 @@ export interface RokOptions {
   cwd?: string;
 }
 
+/** The rows of a list table as rok prints it (the header row left out), one array of cell texts per row. */
+export const tableRows = (table: string): string[][] =>
+  table
+    .split("\n")
+    .filter((l) => l.startsWith("| ") && !l.startsWith("| name "))
+    .map((l) =>
+      l
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+
 export function runRok(args: string[], options: RokOptions = {}): Promise<RokResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ROK_BIN, ...args], {
