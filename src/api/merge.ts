@@ -7,12 +7,18 @@ import { Kind, type TSchema } from "@sinclair/typebox";
 import type { FieldOptions } from "../resources/schema.js";
 import { Errors } from "./errors.js";
 
-export function mergeUpdate(schema: TSchema, stored: any, body: any): any {
+/**
+ * `raw` is the body as the client sent it (before defaults were filled in): a field marked `x-extension` (ours,
+ * unknown to Krake's clients) that the client did not send keeps its stored value, so a Krake client's
+ * GET-modify-PUT does not wipe it.
+ */
+export function mergeUpdate(schema: TSchema, stored: any, body: any, raw: unknown = body): any {
   const properties = (schema as any).properties as Record<string, TSchema & FieldOptions>;
   const out: any = { ...stored };
   for (const [name, prop] of Object.entries(properties)) {
     if (prop.readOnly || prop["x-subresource"]) continue;
     if (!(name in body)) continue;
+    if (prop["x-extension"] && !sent(raw, name)) continue;
     const next = body[name];
     if (prop["x-immutable"]) {
       if (!deepEqual(stored[name], next)) throw Errors.immutable(name);
@@ -21,24 +27,29 @@ export function mergeUpdate(schema: TSchema, stored: any, body: any): any {
     const isObject = (prop as any)[Kind] === "Object";
     out[name] =
       isObject && next !== null && stored[name] !== null && typeof stored[name] === "object"
-        ? mergeUpdate(prop, stored[name], next)
+        ? mergeUpdate(prop, stored[name], next, sent(raw, name) ? (raw as any)[name] : undefined)
         : next;
   }
   return out;
 }
 
+function sent(raw: unknown, name: string): boolean {
+  return typeof raw === "object" && raw !== null && name in raw;
+}
+
 /** Merges the body's status into the stored status field by field (the status subresource). */
-export function mergeStatus(statusSchema: TSchema, stored: any, body: any): any {
+export function mergeStatus(statusSchema: TSchema, stored: any, body: any, raw: unknown = body): any {
   if (body === null || body === undefined) return stored;
   if ((statusSchema as any)[Kind] !== "Object" || stored === null) return body;
-  const properties = (statusSchema as any).properties as Record<string, TSchema>;
+  const properties = (statusSchema as any).properties as Record<string, TSchema & FieldOptions>;
   const out: any = { ...stored };
   for (const [name, prop] of Object.entries(properties)) {
     if (!(name in body)) continue;
+    if (prop["x-extension"] && !sent(raw, name)) continue;
     const isObject = (prop as any)[Kind] === "Object";
     out[name] =
       isObject && body[name] !== null && stored[name] !== null && typeof stored[name] === "object"
-        ? mergeStatus(prop, stored[name], body[name])
+        ? mergeStatus(prop, stored[name], body[name], sent(raw, name) ? (raw as any)[name] : undefined)
         : body[name];
   }
   return out;

@@ -83,7 +83,9 @@ export class ResourceService {
         if (def.noUpdateIsOk) return null;
         throw Errors.noUpdate();
       }
-      const merged = mergeUpdate(def.schema, stored, incoming) as Resource;
+      const merged = mergeUpdate(def.schema, stored, incoming, body) as Resource;
+      const issues = def.updateCheck?.(stored, merged) ?? [];
+      if (issues.length > 0) throw Errors.validation(issues);
       merged.metadata.modified = now();
       return merged;
     }, { removeWhenFinalized: true });
@@ -94,7 +96,8 @@ export class ResourceService {
     const statusSchema = (def.schema as any).properties.status as TSchema;
     const sentVersion = incoming.metadata.resource_version;
     return this.readModifyWrite(def, namespace, name, sentVersion, (stored) => {
-      stored.status = mergeStatus(statusSchema, stored.status, incoming.status);
+      const raw = (body as { status?: unknown } | null)?.status;
+      stored.status = mergeStatus(statusSchema, stored.status, incoming.status, raw);
       return stored;
     });
   }

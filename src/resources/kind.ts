@@ -88,6 +88,8 @@ export interface KindDef<S extends TObject = TObject> {
   noUpdateIsOk: boolean;
   /** Krake's duplicate-create check order differs by group; the answer is the same, we keep it for the record. */
   createCheck: "atomic" | "read-then-put";
+  /** Rules that compare the update with the stored object (who owns a field); issues → 422 naming it. */
+  updateCheck?: (stored: Resource, updated: Resource) => { path: (string | number)[]; message: string }[];
   /** Side effects of the DELETE mark on the object (Application shutdown hook). */
   onDeleteMark?: (stored: Resource) => void;
   columns: Column[];

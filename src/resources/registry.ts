@@ -2,6 +2,7 @@ import type { KindDef } from "./kind.js";
 import { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider, Role, RoleBinding } from "./kinds/core.js";
 import { Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider } from "./kinds/infrastructure.js";
 import { Application, Cluster } from "./kinds/kubernetes.js";
+import { ClusterTemplate, GlobalClusterTemplate } from "./kinds/autoscaling.js";
 
 export const KINDS: readonly KindDef[] = [
   Role,
@@ -17,6 +18,8 @@ export const KINDS: readonly KindDef[] = [
   Cloud,
   Application,
   Cluster,
+  GlobalClusterTemplate,
+  ClusterTemplate,
 ];
 
 const byKind = new Map(KINDS.map((k) => [k.kind, k]));
@@ -30,6 +33,7 @@ export function kindByPlural(group: string, plural: string): KindDef | undefined
   return byPlural.get(`${group}/${plural}`);
 }
 
+export { ClusterTemplate, GlobalClusterTemplate };
 export { Application, Cluster, Cloud, GlobalCloud, GlobalInfrastructureProvider, InfrastructureProvider };
 export { clusterHasKubeconfig, clusterHasTosca } from "./kinds/kubernetes.js";
 export { GlobalMetric, GlobalMetricsProvider, Lease, Metric, MetricsProvider, Role, RoleBinding };

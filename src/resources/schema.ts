@@ -8,6 +8,7 @@
  * - `readOnly` fields are set by the server and ignored on create;
  * - `x-subresource` fields (status) are ignored on create and on ordinary update;
  * - `x-immutable` fields may not change on update;
+ * - `x-extension` fields (not in Krake 1.0.1) survive updates from clients that do not send them;
  * - a function under the `Check` symbol adds semantic validation (label syntax, kubeconfig shape, ...).
  *   Symbol keys vanish from JSON.stringify, so OpenAPI output stays clean.
  */
@@ -29,6 +30,8 @@ export interface FieldOptions {
   readOnly?: boolean;
   "x-subresource"?: boolean;
   "x-immutable"?: boolean;
+  /** Ours, unknown to Krake's clients: an update (or status write) that leaves it out keeps the stored value. */
+  "x-extension"?: boolean;
   /** Read-only but required and non-null in PUT bodies (Krake: uid, created, modified). */
   "x-required-on-update"?: boolean;
   [Check]?: CheckFn;

@@ -21,6 +21,30 @@ export const clusterTosca = () => ({
   },
 });
 
+/** A cluster TOSCA with a worker pool: `wn_num` workers of `wn_cpus` CPUs and `wn_mem` memory (for automation). */
+export const poolTosca = (workers = 1, cpus = 2, memory = "4 GB") => ({
+  tosca_definitions_version: "tosca_simple_yaml_1_0",
+  imports: [{ grycap_custom_types: "https://raw.githubusercontent.com/grycap/tosca/main/custom_types.yaml" }],
+  topology_template: {
+    inputs: {
+      wn_num: { type: "integer", default: workers },
+      wn_cpus: { type: "integer", default: cpus },
+      wn_mem: { type: "scalar-unit.size", default: memory },
+    },
+    node_templates: {
+      front: { type: "tosca.nodes.indigo.Compute" },
+      wn: {
+        type: "tosca.nodes.indigo.Compute",
+        capabilities: {
+          scalable: { properties: { count: { get_input: "wn_num" } } },
+          host: { properties: { num_cpus: { get_input: "wn_cpus" }, mem_size: { get_input: "wn_mem" } } },
+        },
+      },
+    },
+    outputs: { kubeconfig: { value: { get_attribute: ["front", "tosca_endpoint"] } } },
+  },
+});
+
 export const deployment = (name = "echo-demo") => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
@@ -77,7 +101,11 @@ export function echoDemo(name: string, opts: { replicas?: number; nodePort?: num
   ];
 }
 
+const template = (name: string) => ({ metadata: { name }, spec: { tosca: poolTosca(), clusters: { min: 0, max: 2 } } });
+
 export const bodies = {
+  GlobalClusterTemplate: template,
+  ClusterTemplate: template,
   Role: (name: string) => ({
     metadata: { name },
     rules: [{ api: "", resources: [""], namespaces: [""], verbs: ["get", "list"] }],

@@ -7,7 +7,9 @@
  * - API unreachable or answering errors → OFFLINE with the reason, looked at again with a growing delay;
  * - a node under Memory/Disk/PID pressure → UNHEALTHY; a node not Ready, or no node at all → NOTREADY;
  * - otherwise ONLINE (FAILING_METRICS is the scheduler's and is kept);
- * - `spec.custom_resources` naming a CRD the cluster does not serve → reason INVALID_CUSTOM_RESOURCE.
+ * - `spec.custom_resources` naming a CRD the cluster does not serve → reason INVALID_CUSTOM_RESOURCE;
+ * - `status.capacity` (allocatable, requested, pods waiting for room, idle nodes) at every look for clusters
+ *   that scale or were created by Krake, every `capacityIntervalMs` for the others (a pod list is not free).
  * Only changes are written (Krake's X17), with the resource_version read.
  * While the infrastructure controller works on it (CREATING, RECONCILING, …) a cluster is left alone.
  */
@@ -20,6 +22,7 @@ import { ClusterClients } from "../../kube/clients.js";
 import { KubeconfigError } from "../../kube/kubeconfig.js";
 import type { Resource } from "../../resources/kind.js";
 import { Cluster, clusterHasKubeconfig, clusterHasTosca } from "../../resources/registry.js";
+import { computeCapacity, sameCapacity, type Capacity } from "./capacity.js";
 
 export interface ClusterControllerOptions {
   workers?: number;
@@ -29,6 +32,8 @@ export interface ClusterControllerOptions {
   maxOfflineIntervalMs?: number;
   /** Timeout of one call to a cluster's API. */
   timeoutMs?: number;
+  /** How often the capacity of a cluster without autoscaling is re-read (it lists every pod). */
+  capacityIntervalMs?: number;
   /** Tests may swap how a kubeconfig becomes a client. */
   clientFor?: (kubeconfig: Record<string, unknown>) => KubeClient;
 }
@@ -54,6 +59,8 @@ interface Observation {
   state: string;
   nodes: ClusterNode[];
   reason: { code: string; message: string } | null;
+  /** Undefined: not looked at this time (the stored figures stay). */
+  capacity?: Capacity;
 }
 
 export class ClusterController extends Controller {
@@ -66,6 +73,8 @@ export class ClusterController extends Controller {
   private readonly clients: ClusterClients;
   /** Consecutive failed looks per cluster: the OFFLINE backoff. */
   private readonly failures = new Map<string, number>();
+  /** When each cluster's pods were last listed for its capacity. */
+  private readonly capacityAt = new Map<string, number>();
 
   constructor(ctx: ControllerContext, options: ClusterControllerOptions = {}) {
     super(ctx);
@@ -74,6 +83,7 @@ export class ClusterController extends Controller {
       observeIntervalMs: 2_000,
       maxOfflineIntervalMs: 60_000,
       timeoutMs: 10_000,
+      capacityIntervalMs: 30_000,
       ...options,
     };
     this.clients = new ClusterClients(
@@ -109,6 +119,7 @@ export class ClusterController extends Controller {
   private forget(key: string) {
     this.clients.forget(key);
     this.failures.delete(key);
+    this.capacityAt.delete(key);
   }
 
   private clientOf(key: string, cluster: Resource): KubeClient {
@@ -127,7 +138,7 @@ export class ClusterController extends Controller {
     let seen: Observation;
     let reachable = true;
     try {
-      seen = await this.observe(cluster, this.clientOf(key, cluster), signal);
+      seen = await this.observe(key, cluster, this.clientOf(key, cluster), signal);
     } catch (err) {
       if (signal.aborted) throw err;
       reachable = false;
@@ -158,7 +169,12 @@ export class ClusterController extends Controller {
   }
 
   /** What the cluster's API says now. Throws when it cannot be asked. */
-  private async observe(cluster: Resource, client: KubeClient, signal: AbortSignal): Promise<Observation> {
+  private async observe(
+    key: string,
+    cluster: Resource,
+    client: KubeClient,
+    signal: AbortSignal,
+  ): Promise<Observation> {
     const list = await client.request<{ items?: any[] }>("GET", "/api/v1/nodes", { signal });
     const nodes: ClusterNode[] = (list.items ?? []).map((n) => ({
       api: "kubernetes",
@@ -182,7 +198,28 @@ export class ClusterController extends Controller {
       : nodes.length === 0 || !nodes.every(ready)
         ? "NOTREADY"
         : "ONLINE";
-    return { state, nodes, reason: await this.missingCustomResources(cluster, client, signal) };
+    const reason = await this.missingCustomResources(cluster, client, signal);
+    const capacity = await this.capacity(key, cluster, list.items ?? [], client, signal);
+    return { state, nodes, reason, capacity };
+  }
+
+  private async capacity(
+    key: string,
+    cluster: Resource,
+    nodeItems: any[],
+    client: KubeClient,
+    signal: AbortSignal,
+  ): Promise<Capacity | undefined> {
+    const automated = Boolean(cluster.spec.autoscaling || cluster.spec.auto_generated);
+    const last = this.capacityAt.get(key);
+    if (!automated && last !== undefined && Date.now() - last < this.opts.capacityIntervalMs)
+      return undefined;
+    const pods = await client.request<{ items?: any[] }>("GET", "/api/v1/pods", { signal });
+    this.capacityAt.set(key, Date.now());
+    return computeCapacity(nodeItems, pods.items ?? [], cluster.status.capacity ?? null, {
+      now: new Date(),
+      utilizationBelow: cluster.spec.autoscaling?.scale_down?.utilization_below ?? 0.5,
+    });
   }
 
   private async missingCustomResources(
@@ -215,10 +252,12 @@ export class ClusterController extends Controller {
 
   private async write(cluster: Resource, seen: Observation, signal: AbortSignal): Promise<void> {
     const s = cluster.status;
+    const capacity = seen.capacity === undefined ? (s.capacity ?? null) : seen.capacity;
     if (
       s.state === seen.state &&
       isDeepStrictEqual(s.nodes, seen.nodes) &&
-      isDeepStrictEqual(s.reason ?? null, seen.reason)
+      isDeepStrictEqual(s.reason ?? null, seen.reason) &&
+      sameCapacity(s.capacity ?? null, capacity)
     )
       return;
     if (s.state !== seen.state)
@@ -233,6 +272,7 @@ export class ClusterController extends Controller {
         state: seen.state,
         nodes: seen.nodes,
         reason: seen.reason,
+        capacity,
         kube_controller_triggered: new Date().toISOString(),
       },
     };

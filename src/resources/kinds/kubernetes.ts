@@ -18,6 +18,17 @@ import {
 import { ActionRejected, defineKind, type Resource, type ResourceRef, type SubresourceAction } from "../kind.js";
 import { baseColumns, metricRefsCell, reasonSchema, resourceSchema, statusField } from "./common.js";
 import {
+  autoscalingCell,
+  autoscalingPolicy,
+  clusterAutoscalingStatus,
+  clusterCapacity,
+  eventHistory,
+  templateRef,
+} from "./autoscaling.js";
+import { checkWorkerPool } from "../validators/autoscaling.js";
+import { workerCount } from "../../kube/cluster-tosca.js";
+import { formatCpu, formatMemory } from "../../kube/quantity.js";
+import {
   checkAppTosca,
   checkApplicationSpec,
   checkClusterSpec,
@@ -223,6 +234,13 @@ function containerHealth(h: { running_pods: number; failed_pods: number; complet
   return `${h.running_pods} active / ${h.failed_pods} failed / ${h.completed_pods} succeeded / ${h.desired_pods} desired`;
 }
 
+/** `free cpu / free memory of allocatable`, from what the cluster controller saw. */
+function capacityCell(c: any): string | null {
+  if (!c) return null;
+  const free = (k: "cpu_millis" | "memory_bytes") => Math.max(0, c.allocatable[k] - c.requested[k]);
+  return `cpu ${formatCpu(free("cpu_millis"))} of ${formatCpu(c.allocatable.cpu_millis)} free, memory ${formatMemory(free("memory_bytes"))} of ${formatMemory(c.allocatable.memory_bytes)} free`;
+}
+
 /** `ready/total` (or `under pressure/total`): nodes whose condition of that type is "True". */
 function nodeCount(nodes: { status: { conditions: { type: string; status: string }[] } | null }[], type: string) {
   const hits = nodes.filter((n) => n.status?.conditions.some((c) => c.type === type && c.status === "True"));
@@ -301,9 +319,41 @@ const clusterSpec = () =>
       backoff_delay: int({ default: 1 }),
       backoff_limit: int({ default: -1 }),
       auto_generated: bool({ default: false }),
+      template: templateRef(),
+      autoscaling: nullable(autoscalingPolicy(), { default: null, "x-extension": true }),
     }),
-    checkClusterSpec,
+    (spec) => [...checkClusterSpec(spec), ...checkClusterAutoscaling(spec)],
   );
+
+/** Krake can only scale what it builds, and only through the input that really sizes the worker pool. */
+function checkClusterAutoscaling(spec: any) {
+  if (!spec?.autoscaling) return [];
+  if (!isGiven(spec.tosca))
+    return [
+      { path: ["autoscaling"], message: "Autoscaling needs spec.tosca: Krake can only scale clusters it builds." },
+    ];
+  return checkWorkerPool(spec.tosca, spec.autoscaling.workers, ["autoscaling", "workers"]);
+}
+
+/**
+ * One owner of the worker count: while `spec.autoscaling` is set, the autoscaler decides it, and an update that
+ * changes the TOSCA's worker input is refused rather than fought over.
+ */
+function checkWorkerCountOwner(stored: Resource, updated: Resource) {
+  const before = stored.spec.autoscaling;
+  const after = updated.spec.autoscaling;
+  if (!before || !after) return [];
+  const input = after.workers.input;
+  const was = workerCount(stored.spec.tosca, input);
+  const now = workerCount(updated.spec.tosca, input);
+  if (was === now) return [];
+  return [
+    {
+      path: ["spec", "tosca", "topology_template", "inputs", input, "default"],
+      message: `The worker count is managed by spec.autoscaling (${after.workers.min}..${after.workers.max} workers): change spec.autoscaling.workers.min/max instead, or remove spec.autoscaling to set it yourself.`,
+    },
+  ];
+}
 
 const clusterStatus = () =>
   statusField(
@@ -319,6 +369,9 @@ const clusterStatus = () =>
       scheduled_to: nullable(resourceRef(), { default: null }),
       running_on: nullable(resourceRef(), { default: null }),
       retries: int({ default: 0 }),
+      capacity: clusterCapacity(),
+      autoscaling: clusterAutoscalingStatus(),
+      events: eventHistory(),
     }),
   );
 
@@ -359,6 +412,7 @@ export const Cluster = defineKind({
   blocking: true,
   noUpdateIsOk: false,
   createCheck: "atomic",
+  updateCheck: checkWorkerCountOwner,
   columns: [
     ...baseColumns,
     { header: "state", value: "status.state" },
@@ -375,6 +429,10 @@ export const Cluster = defineKind({
     { header: "nodes_pid_pressure", value: (o) => nodeCount(o.status.nodes, "PIDPressure"), detail: true },
     { header: "nodes_memory_pressure", value: (o) => nodeCount(o.status.nodes, "MemoryPressure"), detail: true },
     { header: "nodes_disk_pressure", value: (o) => nodeCount(o.status.nodes, "DiskPressure"), detail: true },
+    { header: "autoscaling", value: (o) => autoscalingCell(o.spec.autoscaling), detail: true },
+    { header: "desired_workers", value: "status.autoscaling.desired", detail: true },
+    { header: "capacity", value: (o) => capacityCell(o.status.capacity), detail: true },
+    { header: "template", value: "spec.template.name", detail: true },
     { header: "backoff", value: "spec.backoff", detail: true },
     { header: "backoff_delay", value: "spec.backoff_delay", detail: true },
     { header: "backoff_limit", value: "spec.backoff_limit", detail: true },
