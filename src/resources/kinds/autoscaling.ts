@@ -51,12 +51,15 @@ const metricTrigger = (comparison: "above" | "below") =>
 
 /** Which TOSCA input counts the workers, which Compute node they are, and the bounds. */
 const workerPool = () =>
-  obj({
-    input: str({ default: "wn_num" }),
-    system: str({ default: "wn" }),
-    min: int({ default: 1 }),
-    max: int({ default: 10 }),
-  });
+  obj(
+    {
+      input: str({ default: "wn_num" }),
+      system: str({ default: "wn" }),
+      min: int({ default: 1 }),
+      max: int({ default: 10 }),
+    },
+    { default: { input: "wn_num", system: "wn", min: 1, max: 10 } },
+  );
 
 export const autoscalingPolicy = () =>
   withCheck(
