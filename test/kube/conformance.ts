@@ -80,10 +80,12 @@ export function connect(kubeconfig: Record<string, unknown>) {
     body?: unknown,
     contentType = "application/json",
     token?: string,
+    accept?: string,
   ): Promise<Reply> {
     const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const h = headers(text === undefined ? {} : { "Content-Type": contentType });
     if (token !== undefined) h.Authorization = `Bearer ${token}`;
+    if (accept !== undefined) h.Accept = accept;
     const res = await send(new URL(conn.server + path), { method, headers: h, body: text });
     const answer = await res.text();
     let parsed: any = answer;
@@ -1135,6 +1137,33 @@ export function kubeConformance(
           await k.client.delete({ apiVersion: "v1", kind: "Service", metadata: { name, namespace: NS } }),
           true,
         );
+    });
+
+    it("prints Tables for kubectl (server-side columns) and plain JSON for everyone else", async () => {
+      const TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+      await k.client.apply({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "printed", namespace: NS },
+        spec: { selector: { app: "printed" }, ports: [{ port: 80, protocol: "TCP" }] },
+      });
+      const visible = (t: any) =>
+        t.columnDefinitions.filter((c: any) => c.priority === 0).map((c: any) => c.name);
+      const services = await k.raw("GET", `/api/v1/namespaces/${NS}/services`, undefined, undefined, undefined, TABLE);
+      assert.equal(services.status, 200, services.text);
+      assert.equal(services.body.kind, "Table");
+      assert.equal(services.body.apiVersion, "meta.k8s.io/v1");
+      assert.deepEqual(visible(services.body), ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"]);
+      const row = services.body.rows.find((r: any) => r.cells[0] === "printed");
+      assert.deepEqual(row.cells.slice(1, 5), ["ClusterIP", row.cells[2], "<none>", "80/TCP"]);
+      assert.match(row.cells[2], /^\d+\.\d+\.\d+\.\d+$/);
+      assert.equal(row.object.kind, "PartialObjectMetadata");
+      assert.equal(row.object.metadata.name, "printed");
+      const one = await k.raw("GET", `/api/v1/namespaces/${NS}`, undefined, undefined, undefined, TABLE);
+      assert.deepEqual(visible(one.body), ["Name", "Status", "Age"]);
+      assert.deepEqual(one.body.rows[0].cells.slice(0, 2), [NS, "Active"]);
+      const plain = await k.raw("GET", `/api/v1/namespaces/${NS}/services`);
+      assert.equal(plain.body.kind, "ServiceList");
     });
 
     it("serves a CRD's custom objects: discovery, apply, schema validation and pruning, list, delete", async () => {

@@ -46,6 +46,7 @@ import {
   unsupportedMediaType,
 } from "./status.js";
 import { jsonOf, type Entry, type StoreEvent } from "./store.js";
+import { table, wantsTable } from "./table.js";
 import { Workloads, type ConditionStatus, type NodeSpec, type WorkloadOptions } from "./workloads.js";
 
 export type { ConditionStatus, NodeSpec, WorkloadOptions } from "./workloads.js";
@@ -566,7 +567,12 @@ export async function startKubeSimulator(opts: KubeSimulatorOptions = {}): Promi
           };
           const w = query.get("watch");
           if (w === "1" || w === "true") return watch(cluster, rt, namespace, version, query, req, res);
-          return send(res, 200, state.listJson(rt, namespace, selectors, version));
+          const list = state.listJson(rt, namespace, selectors, version);
+          if (wantsTable(req)) {
+            const parsed = JSON.parse(list);
+            return send(res, 200, JSON.stringify(table(rt.kind, parsed.items ?? [], parsed.metadata?.resourceVersion)));
+          }
+          return send(res, 200, list);
         }
         case "POST": {
           if (rt.namespaced && namespace === undefined) throw methodNotAllowed();
@@ -600,6 +606,8 @@ export async function startKubeSimulator(opts: KubeSimulatorOptions = {}): Promi
     switch (method) {
       case "GET": {
         const e = state.get(rt, objNs, name);
+        if (wantsTable(req) && sub === undefined)
+          return send(res, 200, JSON.stringify(table(rt.kind, [e.obj], e.obj.metadata?.resourceVersion)));
         return send(
           res,
           200,
