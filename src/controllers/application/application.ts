@@ -429,8 +429,9 @@ export class ApplicationController extends Controller {
       ...extra,
     };
     const s = app.status;
-    // The scheduler found no place for the app and says so in its state; that marker is the scheduler's.
-    if (s.state === "DEGRADED" && s.reason?.code === "NO_SUITABLE_RESOURCE") {
+    // The scheduler found no place for the app (or waits for a cluster being created for it) and says so in
+    // its state; that marker is the scheduler's.
+    if (awaitingPlacement(s)) {
       next.state = s.state;
       next.reason = s.reason;
     }
@@ -584,7 +585,7 @@ export class ApplicationController extends Controller {
     const s = app.status;
     const bound: ResourceRef[] = [s.scheduled_to, s.running_on].filter(Boolean);
     if (!bound.length || !bound.every((ref) => this.dying(ref))) return false;
-    return s.state === "FAILED" || (s.state === "DEGRADED" && s.reason?.code === "NO_SUITABLE_RESOURCE");
+    return s.state === "FAILED" || awaitingPlacement(s);
   }
 
   private dying(ref: ResourceRef): boolean {
@@ -874,4 +875,12 @@ function mergeByIdentity(a: Obj[], b: Obj[]): Obj[] {
   const seen = new Map<string, Obj>();
   for (const o of [...a, ...b]) if (o?.metadata?.name && !seen.has(identityOf(o))) seen.set(identityOf(o), o);
   return [...seen.values()];
+}
+
+/** The scheduler's marker (its state to set): no place for the app, or a cluster being created for it. */
+function awaitingPlacement(s: { state?: string; reason?: { code?: string } | null }): boolean {
+  return (
+    (s.state === "DEGRADED" || s.state === "WAITING_FOR_CLUSTER_CREATION") &&
+    s.reason?.code === "NO_SUITABLE_RESOURCE"
+  );
 }

@@ -7,10 +7,22 @@
  * Clusters without a kubeconfig: pick a namespaced cloud, else a global one, by the cloud's constraints
  * and score. When nothing fits the reason names which constraint excluded which candidate.
  *
+ * Capacity (docs/autoscaling.md, "Capacity model"; room.ts): after the constraints, a cluster whose
+ * `status.capacity` is known must have room for the app's request (requests.ts); clusters whose capacity is
+ * not known yet are not filtered, as before.
+ *
+ * New clusters (docs/autoscaling.md, "Goal 1"): an app with `spec.auto_cluster_create` that fits nowhere
+ * waits for an auto-created cluster being built that has room for it, or for a new cluster made from the best
+ * matching ClusterTemplate / GlobalClusterTemplate; those decisions are taken one at a time (`autoCreate`
+ * holds one lock), from reservations read from the apps (`status.auto_cluster_create_started`). An emptied
+ * auto-created cluster is retired after its template's retention.
+ *
  * Krake's defects fixed here: X2/X3 (metric constraints), X5 (inheritance), X6 (cloud state writes), X7
- * (the periodic re-evaluation is a deadline events do not push back), X8 (DEGRADED retried on time), X10/X11
- * (empty or zero-weight rankings), X12 (metric cache), X29 (clusters without a cloud are retried).
+ * (the periodic re-evaluation is a deadline events do not push back), X8 (DEGRADED retried on time), X9
+ * (auto-created clusters bound to the chosen cloud, idleness over all apps), X10/X11 (empty or zero-weight
+ * rankings), X12 (metric cache), X29 (clusters without a cloud are retried).
  */
+import { randomInt } from "node:crypto";
 import { KrakeApiError } from "../../client/index.js";
 import {
   Controller,
@@ -21,13 +33,16 @@ import {
 import { Informer, keyOf } from "../../controller/informer.js";
 import type { Histogram, Counter } from "../../controller/metrics.js";
 import { MetricsCache } from "../../metrics/index.js";
+import { systemShape } from "../../kube/cluster-tosca.js";
 import type { Resource, ResourceRef } from "../../resources/kind.js";
 import {
   Application,
   Cloud,
   Cluster,
+  ClusterTemplate,
   clusterHasKubeconfig,
   GlobalCloud,
+  GlobalClusterTemplate,
   GlobalMetric,
   GlobalMetricsProvider,
   Metric,
@@ -35,15 +50,51 @@ import {
 } from "../../resources/registry.js";
 import { MetricValues, type Collected, type MetricCatalog, type Reason } from "./collect.js";
 import { cloudMetricRefs, effectiveCluster } from "./inherit.js";
+import { applicationRequest, isEmpty, NO_RESOURCES, type AppRequest } from "./requests.js";
+import {
+  Commitments,
+  newerVersion,
+  observedRoom,
+  predictedRoom,
+  shortfall,
+  type Room,
+  type WorkerShape,
+} from "./room.js";
 import {
   chooseCloud,
   chooseCluster,
+  cloudScore,
   explainNoFit,
+  mismatch,
   parseConstraints,
+  pickBest,
   type Candidate,
   type Decision,
   type MetricRef,
+  type ParsedConstraints,
+  type Scored,
 } from "./select.js";
+import {
+  bestPlan,
+  clusterFromTemplate,
+  clusterName,
+  clusterPrediction,
+  EVENT_SOURCE,
+  explainTemplates,
+  isTemplateCluster,
+  refOfTemplate,
+  retentionStep,
+  sameTemplate,
+  stillBuilding,
+  templateLabel,
+  templateRefOf,
+  templateShape,
+  templateTitle,
+  templateWorkers,
+  withEvent,
+  type Plan,
+  type TemplateRef,
+} from "./templates.js";
 
 export interface SchedulerOptions {
   /** Seconds between re-evaluations of a placed application (Krake: 60). */
@@ -61,6 +112,25 @@ export interface SchedulerOptions {
 
 interface ClusterCandidate extends Candidate {
   cluster: Resource;
+}
+
+interface CloudCandidate extends Candidate {
+  cloud: Resource;
+}
+
+/** How often an app waiting for a cluster being built is looked at without an event (Krake: 30 s). */
+const WAITING_RECHECK_MS = 30_000;
+/** Retention of the clusters of a template that was deleted (the template's default). */
+const DEFAULT_RETENTION_SECONDS = 600;
+
+/** One decision at a time: the auto-create and retirement decisions hold it across their API writes. */
+class Lock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
 }
 
 /** A cluster's labels and metric refs with cloud inheritance applied, valid while neither changes. */
@@ -82,11 +152,16 @@ const ref = (o: Resource): ResourceRef => ({
   name: o.metadata.name,
 });
 /**
- * A scheduling failure put the app in DEGRADED (NO_SUITABLE_RESOURCE) and it waits for a place. Other
- * DEGRADED apps are unhealthy workloads, the application controller's business.
+ * A scheduling failure put the app in DEGRADED (NO_SUITABLE_RESOURCE) and it waits for a place, or it waits
+ * for a cluster being created for it (WAITING_FOR_CLUSTER_CREATION). Other DEGRADED apps are unhealthy
+ * workloads, the application controller's business.
  */
 const awaitingPlacement = (app: Resource) =>
-  app.status.state === "DEGRADED" && app.status.reason?.code === "NO_SUITABLE_RESOURCE";
+  (app.status.state === "DEGRADED" || app.status.state === "WAITING_FOR_CLUSTER_CREATION") &&
+  app.status.reason?.code === "NO_SUITABLE_RESOURCE";
+
+/** The app's request (computed once by the informer's transform; computed here for a full object). */
+const requestOf = (app: Resource): AppRequest => app.request ?? applicationRequest(app.spec?.manifest);
 
 const sameRef = (a: ResourceRef | null | undefined, b: ResourceRef | null | undefined) =>
   Boolean(
@@ -119,6 +194,19 @@ export class Scheduler extends Controller {
   private readonly onDecision?: (ms: number) => void;
   private readonly decisionTime: Histogram;
   private readonly decisions: Counter;
+  private readonly templates;
+  private readonly globalTemplates;
+  /** What the applications hold on each cluster: the capacity model's committed requests and reservations. */
+  private readonly commitments: Commitments;
+  private readonly lock = new Lock();
+  /** Clusters this process created, until the informer has them (a decision right after must see them). */
+  private readonly created = new Map<string, Resource>();
+  /** Clusters being created and bound by autoCreate: the cluster loop neither binds nor retires them. */
+  private readonly creating = new Set<string>();
+  /** Clusters whose deletion this process asked for, until the informer shows them deleted. */
+  private readonly retiring = new Set<string>();
+  private readonly clustersCreated: Counter;
+  private readonly clustersRetired: Counter;
 
   constructor(ctx: ControllerContext, options: SchedulerOptions = {}) {
     super(ctx);
@@ -131,6 +219,13 @@ export class Scheduler extends Controller {
     const log = ctx.log;
     this.apps = this.informer(new Informer(ctx.client, Application, { log, transform: trimApplication }));
     this.clusters = this.informer(new Informer(ctx.client, Cluster, { log }));
+    this.templates = this.informer(new Informer(ctx.client, ClusterTemplate, { log }));
+    this.globalTemplates = this.informer(new Informer(ctx.client, GlobalClusterTemplate, { log }));
+    // A template cluster that became empty, or in use again, has a retention decision to take.
+    this.commitments = new Commitments((key) => {
+      const c = this.clusters.get(key);
+      if (c && isTemplateCluster(c)) this.clusterQueue.add(key);
+    });
     this.clouds = this.informer(new Informer(ctx.client, Cloud, { log }));
     this.globalClouds = this.informer(new Informer(ctx.client, GlobalCloud, { log }));
     this.catalogInformers = {
@@ -160,16 +255,53 @@ export class Scheduler extends Controller {
       "krake_scheduler_decisions_total",
       "Scheduling decisions by outcome",
     );
+    this.clustersCreated = ctx.metrics.counter(
+      "krake_scheduler_clusters_created_total",
+      "Clusters created from a cluster template for applications that fit nowhere",
+    );
+    this.clustersRetired = ctx.metrics.counter(
+      "krake_scheduler_clusters_retired_total",
+      "Auto-created clusters deleted after their retention with nothing on them",
+    );
 
-    this.apps.on({ add: (a) => this.appChanged(a), update: (_old, a) => this.appChanged(a) });
+    this.apps.on({
+      add: (a) => {
+        this.commitments.observe(keyOf(a), a, requestOf(a));
+        this.appChanged(a);
+      },
+      update: (_old, a) => {
+        this.commitments.observe(keyOf(a), a, requestOf(a));
+        this.appChanged(a);
+      },
+      delete: (a) => this.commitments.remove(keyOf(a)),
+    });
     this.clusters.on({
-      add: (c) => this.clusterChanged(c),
-      update: (old, c) => this.clusterChanged(c, old),
+      add: (c) => {
+        this.settleCreated(c);
+        this.clusterChanged(c);
+        if (isTemplateCluster(c)) this.templateClustersChanged(refOfTemplate(c)!);
+      },
+      update: (old, c) => {
+        this.settleCreated(c);
+        this.clusterChanged(c, old);
+      },
       delete: (c) => {
+        const key = keyOf(c);
         this.clusterVersion++;
-        this.evaluations.delete(keyOf(c));
+        this.evaluations.delete(key);
+        this.created.delete(key);
+        this.retiring.delete(key);
+        // Apps waiting for it go back to looking for a place.
+        this.nudgeUnplacedApps(c.metadata.namespace);
+        if (isTemplateCluster(c)) this.templateClustersChanged(refOfTemplate(c)!);
       },
     });
+    const templateChanged = (t: Resource) => {
+      this.nudgeUnplacedApps(t.kind === "ClusterTemplate" ? t.metadata.namespace : null);
+      this.templateClustersChanged(templateRefOf(t));
+    };
+    for (const informer of [this.templates, this.globalTemplates])
+      informer.on({ add: templateChanged, update: (_o, t) => templateChanged(t), delete: templateChanged });
     const catalogChanged = () => {
       this.clusterVersion++;
       this.values.invalidate();
@@ -207,7 +339,7 @@ export class Scheduler extends Controller {
           this.appQueue.add(keyOf(app));
       }
     }
-    if (this.needsCloud(c)) this.clusterQueue.add(keyOf(c));
+    if (this.needsCloud(c) || isTemplateCluster(c)) this.clusterQueue.add(keyOf(c));
     // A cluster that became usable, or whose labels or metrics changed, may be where a waiting app fits.
     if (
       !old ||
@@ -228,6 +360,19 @@ export class Scheduler extends Controller {
       this.nudged.add(key);
       this.appQueue.add(key);
     }
+  }
+
+  /** The informer caught up with a cluster this process created: its own copy is no longer needed. */
+  private settleCreated(c: Resource): void {
+    const mine = this.created.get(keyOf(c));
+    if (mine && !newerVersion(mine.metadata.resource_version, c.metadata.resource_version))
+      this.created.delete(keyOf(c));
+  }
+
+  /** The clusters of a template have something to reconsider: their count (clusters.min) or its settings. */
+  private templateClustersChanged(ref: TemplateRef): void {
+    for (const c of this.clusters.list())
+      if (sameTemplate(refOfTemplate(c), ref)) this.clusterQueue.add(keyOf(c));
   }
 
   private needsCloud(c: Resource): boolean {
@@ -255,8 +400,10 @@ export class Scheduler extends Controller {
       decision = await this.decideApp(app, now, signal);
     } catch (err) {
       if (!(err instanceof NoFit)) throw err;
-      this.decisions.inc({ kind: "Application", outcome: "no_fit" });
       this.decisionTime.observe({ kind: "Application" }, Number(process.hrtime.bigint() - started) / 1e9);
+      if (await this.mayCreateCluster(app, signal))
+        return this.lock.run(() => this.autoCreate(key, app, signal));
+      this.decisions.inc({ kind: "Application", outcome: "no_fit" });
       return this.appNoFit(app, err.message, now, signal);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -281,13 +428,24 @@ export class Scheduler extends Controller {
         },
         current ? "migrating application" : "scheduled application",
       );
-      const bound = await this.api(Application).action(
-        app.metadata.name,
-        "binding",
-        { api: "kubernetes", kind: "ClusterBinding", cluster: target },
-        app.metadata.namespace,
-        { signal },
-      );
+      // Counted on the cluster from now on, before the write returns: the next decision sees it.
+      const request = requestOf(app);
+      const intended = { ...app.status, scheduled_to: target, scheduled: new Date().toISOString() };
+      this.commitments.assume(key, { ...app, status: intended }, request);
+      let bound: Resource;
+      try {
+        bound = await this.api(Application).action(
+          app.metadata.name,
+          "binding",
+          { api: "kubernetes", kind: "ClusterBinding", cluster: target },
+          app.metadata.namespace,
+          { signal },
+        );
+      } catch (err) {
+        this.commitments.revert(key, this.apps.get(key), request);
+        throw err;
+      }
+      this.commitments.assume(key, bound, request);
       await this.clearNoFit(bound, signal);
     }
     return migration ? { requeueAfterMs: this.rescheduleMs } : undefined;
@@ -315,16 +473,20 @@ export class Scheduler extends Controller {
     const scheduled = app.status.scheduled ? Date.parse(app.status.scheduled) : 0;
     const input = {
       candidates,
-      constraints: parseConstraints({
-        labels: app.spec.constraints.cluster.labels,
-        customResources: app.spec.constraints.cluster.custom_resources,
-        metrics: app.spec.constraints.cluster.metrics,
-      }),
+      constraints: appConstraints(app),
       currentId: current ? current.name : null,
       recentlyScheduled: Boolean(current) && now - scheduled < this.rescheduleMs,
       stickiness: this.stickiness,
       random: this.random,
+      room: this.roomCheck(app),
     };
+    // The cluster created for the app, once usable and with room, is where it goes (Krake §2.3 step 4).
+    const waitedFor: string | null = app.status.auto_cluster_create_started;
+    if (waitedFor) {
+      const mine = candidates.filter((c) => c.cluster.metadata.name === waitedFor);
+      const decision = mine.length ? chooseCluster({ ...input, candidates: mine, explain: false }) : null;
+      if (decision?.chosen) return decision;
+    }
     let decision = chooseCluster({ ...input, explain: false });
     // Reasons are worth their cost only when they are shown.
     if (!decision.chosen) decision = chooseCluster(input);
@@ -343,7 +505,7 @@ export class Scheduler extends Controller {
       ? Date.parse(app.status.kube_controller_triggered)
       : 0;
     const modified = Date.parse(app.metadata.modified ?? "");
-    const degraded = awaitingPlacement(app);
+    const degraded = awaitingPlacement(app) || Boolean(app.status.auto_cluster_create_started);
     if (triggered >= modified && !degraded) return;
     await this.writeAppStatus(app, signal, {
       ...(triggered < modified ? { kube_controller_triggered: new Date(now).toISOString() } : {}),
@@ -352,16 +514,18 @@ export class Scheduler extends Controller {
   }
 
   private async clearNoFit(app: Resource, signal: AbortSignal): Promise<void> {
-    if (!awaitingPlacement(app)) return;
+    if (!awaitingPlacement(app) && !app.status.auto_cluster_create_started) return;
     await this.writeAppStatus(app, signal, this.afterNoFit(app));
   }
 
+  /** Placed: the no-fit marker and the reservation of a cluster being created go. */
   private afterNoFit(app: Resource): Record<string, unknown> {
     return {
       state: app.status.running_on ? "RUNNING" : "PENDING",
       reason: null,
       retries: app.spec.backoff_limit,
       scheduled_retry: null,
+      ...(app.status.auto_cluster_create_started ? { auto_cluster_create_started: null } : {}),
     };
   }
 
@@ -376,6 +540,8 @@ export class Scheduler extends Controller {
     let retries: number = app.status.retries ?? limit;
     const changes: Record<string, unknown> = { reason: { code: "NO_SUITABLE_RESOURCE", message: why } };
     const sameReason = app.status.reason?.message === why && app.status.state === "DEGRADED";
+    // No cluster being created for it any more (failed, deleted, or no template can make one now).
+    if (app.status.auto_cluster_create_started) changes.auto_cluster_create_started = null;
     let delayMs: number | undefined;
     if (limit === -1 || retries > 0) {
       if (limit > 0) retries--;
@@ -397,14 +563,523 @@ export class Scheduler extends Controller {
     app: Resource,
     signal: AbortSignal,
     changes: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<Resource> {
     const api = this.api(Application);
     const fresh = await api.get(app.metadata.name, app.metadata.namespace, { signal });
     if (fresh.metadata.resource_version !== app.metadata.resource_version) {
       throw new StaleObjectError(`application ${keyOf(app)} changed while it was being scheduled; deciding again`);
     }
     Object.assign(fresh.status, changes);
-    await api.updateStatus(fresh, { signal });
+    // A reservation (or its end) counts from the moment it is decided, as a binding does.
+    const key = keyOf(app);
+    const request = requestOf(fresh);
+    this.commitments.assume(key, fresh, request);
+    try {
+      const written = await api.updateStatus(fresh, { signal });
+      this.commitments.assume(key, written, request);
+      return written;
+    } catch (err) {
+      this.commitments.revert(key, this.apps.get(key), request);
+      throw err;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Capacity
+
+  /** The capacity filter of one app's decision; undefined when the app asks for no room at all. */
+  private roomCheck(app: Resource): ((c: ClusterCandidate) => string | null) | undefined {
+    const request = requestOf(app);
+    if (isEmpty(request)) return undefined;
+    const key = keyOf(app);
+    const current: ResourceRef | null = app.status.scheduled_to;
+    return (c) => {
+      // Where the app is already placed its pods are (or are being) put: running out of room there is for
+      // the autoscaler to solve, not a reason to move.
+      if (current && current.name === c.cluster.metadata.name) return null;
+      const room = this.roomOf(c.cluster, key);
+      return room ? shortfall(request, room) : null;
+    };
+  }
+
+  /** A cluster's room for app `except` (its own holding not counted); null when its capacity is unknown. */
+  private roomOf(cluster: Resource, except: string): Room | null {
+    const capacity = cluster.status.capacity;
+    if (!capacity) return null;
+    const key = keyOf(cluster);
+    const policy = cluster.spec.autoscaling;
+    return observedRoom(
+      capacity,
+      this.commitments.committed(key, except),
+      this.commitments.seen(key, Date.parse(capacity.observed)),
+      policy ? { maxWorkers: policy.workers.max, shape: this.workerShapeOf(cluster) } : undefined,
+    );
+  }
+
+  /** One worker of a cluster as its template or TOSCA declares it (room.ts prefers the observed workers). */
+  private workerShapeOf(cluster: Resource): WorkerShape | null {
+    const template = this.templateOf(refOfTemplate(cluster));
+    const shape = template ? templateShape(template) : null;
+    if (shape) return shape;
+    const vm = systemShape(cluster.spec.tosca ?? {}, cluster.spec.autoscaling?.workers.system ?? "wn");
+    return vm ? { cpu_millis: vm.cpuMillis, memory_bytes: vm.memoryBytes, pods: 110 } : null;
+  }
+
+  private templateOf(ref: TemplateRef | null): Resource | undefined {
+    if (!ref) return undefined;
+    const t =
+      ref.kind === "GlobalClusterTemplate"
+        ? this.globalTemplates.getByName(ref.name, null)
+        : this.templates.getByName(ref.name, ref.namespace);
+    return t && !t.metadata.deleted ? t : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Goal 1: a new cluster for an app that fits nowhere (docs/autoscaling.md)
+
+  /**
+   * Whether the app may have a cluster made for it: it asks for it, and it is not placed on a living cluster
+   * that still satisfies its constraints (an app on a cluster that is down for a while waits for it, as
+   * before, rather than have a cluster built every time one blinks).
+   */
+  private async mayCreateCluster(app: Resource, signal: AbortSignal): Promise<boolean> {
+    if (!app.spec.auto_cluster_create || app.metadata.deleted) return false;
+    const to: ResourceRef | null = app.status.scheduled_to;
+    if (!to) return true;
+    const cluster = this.clusters.getByName(to.name, to.namespace ?? app.metadata.namespace);
+    if (!cluster || cluster.metadata.deleted || cluster.status.state === "FAILED") return true;
+    const [candidate] = await this.candidates([cluster], signal);
+    return mismatch(candidate, appConstraints(app)) !== null;
+  }
+
+  /**
+   * Steps 1–3 of Goal 1, under the lock: wait for a cluster being created that has room, else create one
+   * from the best matching template and wait for it, else NO_SUITABLE_RESOURCE with a line per template.
+   * Every input is read afresh here (reservations from the apps, clusters from the informer and this process's own
+   * creations), so the apps of a burst fill one new cluster before the next is made.
+   */
+  private async autoCreate(key: string, app: Resource, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const now = Date.now();
+    const latest = this.apps.get(key);
+    if (!latest || latest.metadata.resource_version !== app.metadata.resource_version)
+      throw new StaleObjectError(`application ${key} changed while it waited to be decided; deciding again`);
+    // Decided again under the lock: while the app waited for it, a cluster may have come up (or been filled).
+    let why: string;
+    try {
+      await this.decideApp(app, now, signal);
+      return { requeueAfterMs: 0 };
+    } catch (err) {
+      if (!(err instanceof NoFit)) throw err;
+      why = err.message;
+    }
+    const ns = app.metadata.namespace!;
+    const request = requestOf(app);
+    const constraints = appConstraints(app);
+
+    const reuse = await this.clusterBeingCreated(key, request, constraints, ns, signal);
+    if (reuse) {
+      this.decisions.inc({ kind: "Application", outcome: "waiting" });
+      return this.reserve(app, reuse.cluster, reuse.template, signal);
+    }
+
+    const { plan, verdicts } = await this.planTemplates(request, constraints, ns, signal);
+    if (!plan) {
+      this.decisions.inc({ kind: "Application", outcome: "no_fit" });
+      return this.appNoFit(app, `${why}\n${explainTemplates(verdicts, ns)}`, now, signal);
+    }
+    const cluster = await this.createCluster(app, plan, signal);
+    const clusterKey = keyOf(cluster);
+    const template = templateRefOf(plan.template);
+    try {
+      this.decisions.inc({ kind: "Application", outcome: "waiting" });
+      return await this.reserve(app, cluster, template, signal);
+    } finally {
+      const cloud = `${plan.cloud.kind} '${plan.cloud.metadata.name}'`;
+      const message = `created from ${templateTitle(template)} on ${cloud} for application '${app.metadata.name}', which fits no existing cluster`;
+      await this.appendEvent(cluster, "Normal", "Created", message, signal).catch((err) =>
+        this.ctx.log.warn(
+          { cluster: clusterKey, err: (err as Error).message },
+          "cannot record a cluster event",
+        ),
+      );
+      this.creating.delete(clusterKey);
+      this.clusterQueue.add(clusterKey);
+    }
+  }
+
+  /** Every cluster of the namespace: the informer's, with this process's newer copies of those it created. */
+  private clustersOf(ns: string | null): Resource[] {
+    const all = new Map<string, Resource>();
+    for (const c of this.clusters.list())
+      if (ns === null || c.metadata.namespace === ns) all.set(keyOf(c), c);
+    for (const [key, c] of this.created) {
+      if (ns !== null && c.metadata.namespace !== ns) continue;
+      const known = all.get(key);
+      if (!known || newerVersion(c.metadata.resource_version, known.metadata.resource_version))
+        all.set(key, c);
+    }
+    return [...all.values()];
+  }
+
+  /** The clusters of a template that count towards clusters.min/max: not deleted, not being retired. */
+  private aliveOf(ref: TemplateRef): Resource[] {
+    return this.clustersOf(null).filter(
+      (c) => sameTemplate(refOfTemplate(c), ref) && !c.metadata.deleted && !this.retiring.has(keyOf(c)),
+    );
+  }
+
+  /**
+   * Step 1: an auto-created cluster of the namespace still being built (not usable yet, or not every worker
+   * joined yet; not failed) that satisfies the app's constraints and whose predicted room, minus what the
+   * apps already waiting for it request, holds the app. The one the app already waits for comes first, then
+   * the oldest: the first new cluster fills up before a second one is used. A new cluster nobody waits for
+   * (its creator crashed before recording the wait) is found here too, so a crash never leads to a second
+   * cluster.
+   */
+  private async clusterBeingCreated(
+    key: string,
+    request: AppRequest,
+    constraints: ParsedConstraints,
+    ns: string,
+    signal: AbortSignal,
+  ): Promise<{ cluster: Resource; template: TemplateRef } | null> {
+    const own = this.commitments.waitingFor(key);
+    const building = this.clustersOf(ns)
+      .filter(
+        (c) =>
+          isTemplateCluster(c) &&
+          !this.retiring.has(keyOf(c)) &&
+          stillBuilding(c, this.templateOf(refOfTemplate(c))),
+      )
+      .sort(
+        (a, b) =>
+          Number(keyOf(b) === own) - Number(keyOf(a) === own) ||
+          String(a.metadata.created ?? "").localeCompare(String(b.metadata.created ?? "")) ||
+          a.metadata.name.localeCompare(b.metadata.name),
+      );
+    for (const cluster of building) {
+      const [candidate] = await this.candidates([cluster], signal);
+      if (mismatch(candidate, constraints)) continue;
+      const template = refOfTemplate(cluster)!;
+      const prediction = clusterPrediction(cluster, this.templateOf(template));
+      if (!prediction) continue;
+      const room = predictedRoom(
+        prediction.workers,
+        prediction.shape,
+        this.commitments.committed(keyOf(cluster), key),
+      );
+      if (shortfall(request, room)) continue;
+      return { cluster, template };
+    }
+    return null;
+  }
+
+  /**
+   * Step 2: the templates that can serve the app, namespaced ones of its namespace first, then global ones;
+   * within a scope the one whose cloud scores best. With each template that cannot, the reason why.
+   */
+  private async planTemplates(
+    request: AppRequest,
+    constraints: ParsedConstraints,
+    ns: string,
+    signal: AbortSignal,
+  ): Promise<{ plan: Plan | null; verdicts: { template: TemplateRef; reason: string }[] }> {
+    const verdicts: { template: TemplateRef; reason: string }[] = [];
+    const byName = (a: Resource, b: Resource) => a.metadata.name.localeCompare(b.metadata.name);
+    const scopes = [
+      this.templates.list().filter((t) => t.metadata.namespace === ns && !t.metadata.deleted),
+      this.globalTemplates.list().filter((t) => !t.metadata.deleted),
+    ];
+    const clouds = new Map<string, Promise<CloudCandidate>>();
+    for (const scope of scopes) {
+      const plans: Plan[] = [];
+      for (const template of scope.sort(byName)) {
+        const verdict = await this.judgeTemplate(template, request, constraints, ns, clouds, signal);
+        if (typeof verdict === "string")
+          verdicts.push({ template: templateRefOf(template), reason: verdict });
+        else plans.push(verdict);
+      }
+      const best = bestPlan(plans);
+      if (best) return { plan: best, verdicts };
+    }
+    return { plan: null, verdicts };
+  }
+
+  /**
+   * A template's plan for the app, or why it cannot serve it: no cloud both satisfies the template's cloud
+   * constraints and gives a cluster (the template's labels and metrics, with the cloud's when inherited) that
+   * satisfies the app's constraints; a new cluster would be too small; or clusters.max of its clusters exist.
+   * The cloud is chosen as for any cluster: namespaced clouds first, then global ones, best metric score.
+   */
+  private async judgeTemplate(
+    template: Resource,
+    request: AppRequest,
+    constraints: ParsedConstraints,
+    ns: string,
+    clouds: Map<string, Promise<CloudCandidate>>,
+    signal: AbortSignal,
+  ): Promise<Plan | string> {
+    const shape = templateShape(template);
+    if (!shape) return "the allocatable of one worker is unknown (give workers.cpu and workers.memory)";
+    const probe = clusterFromTemplate(template, template.metadata.name);
+    probe.metadata.namespace = ns;
+    const cloudConstraints = parseConstraints({
+      labels: template.spec.constraints.cloud.labels,
+      metrics: template.spec.constraints.cloud.metrics,
+    });
+    const excluded: { id: string; reason: string }[] = [];
+    let chosen: Scored<CloudCandidate> | null = null;
+    for (const [informer, scope] of [
+      [this.clouds, "Cloud"],
+      [this.globalClouds, "GlobalCloud"],
+    ] as const) {
+      const options: Scored<CloudCandidate>[] = [];
+      for (const cloud of informer.list()) {
+        if (cloud.metadata.deleted || (scope === "Cloud" && cloud.metadata.namespace !== ns)) continue;
+        const id = `${scope} ${cloud.metadata.name}`;
+        let pending = clouds.get(id);
+        if (!pending) {
+          pending = this.cloudCandidate(cloud, id, signal);
+          clouds.set(id, pending);
+        }
+        const candidate = await pending;
+        const why = mismatch(candidate, cloudConstraints);
+        if (why) {
+          excluded.push({ id, reason: why });
+          continue;
+        }
+        const effective = effectiveCluster(probe, cloud);
+        const collected = await this.values.collect(effective.metrics, ns, signal);
+        const cluster: Candidate = {
+          id,
+          kind: "cluster",
+          labels: effective.labels,
+          customResources: [],
+          metrics: collected.values,
+        };
+        const appWhy = mismatch(cluster, constraints);
+        if (appWhy) {
+          excluded.push({ id, reason: `a cluster there: ${appWhy}` });
+          continue;
+        }
+        options.push({ candidate, score: cloudScore(candidate.metrics) });
+      }
+      chosen = pickBest(options, this.random);
+      if (chosen) break;
+    }
+    if (!chosen) return explainNoFit(excluded, "cloud");
+    const short = shortfall(request, predictedRoom(templateWorkers(template), shape, NO_RESOURCES));
+    if (short) return `a new cluster: ${short}`;
+    const alive = this.aliveOf(templateRefOf(template));
+    if (alive.length >= template.spec.clusters.max)
+      return `clusters.max (${template.spec.clusters.max}) reached: ${alive.map((c) => keyOf(c).replace(/^\//, "")).join(", ")}`;
+    return { template, cloud: chosen.candidate.cloud, score: chosen.score };
+  }
+
+  private async cloudCandidate(cloud: Resource, id: string, signal: AbortSignal): Promise<CloudCandidate> {
+    const collected = await this.values.collect(
+      cloudMetricRefs(cloud),
+      cloud.metadata.namespace ?? null,
+      signal,
+    );
+    return { id, kind: "cloud", labels: cloud.metadata.labels ?? {}, metrics: collected.values, cloud };
+  }
+
+  /**
+   * Creates the cluster a plan describes, named `<template>-<5 random letters>`, and binds it to the plan's
+   * cloud at once (Krake's X9: the cloud chosen is the cloud used). Kept in `created` until the informer has
+   * it, and in `creating` until the caller has recorded who waits for it.
+   */
+  private async createCluster(app: Resource, plan: Plan, signal: AbortSignal): Promise<Resource> {
+    const ns = app.metadata.namespace!;
+    const template = templateRefOf(plan.template);
+    const api = this.api(Cluster);
+    for (let attempt = 0; ; attempt++) {
+      const name = clusterName(plan.template.metadata.name, () => randomInt(1 << 30) / (1 << 30));
+      const key = `${ns}/${name}`;
+      if (this.clusters.get(key) || this.created.has(key)) continue;
+      this.creating.add(key);
+      let created: Resource;
+      try {
+        created = await api.create(clusterFromTemplate(plan.template, name), ns, { signal });
+      } catch (err) {
+        this.creating.delete(key);
+        if (err instanceof KrakeApiError && err.status === 409 && attempt < 3) continue;
+        throw err;
+      }
+      this.created.set(key, created);
+      this.clustersCreated.inc({ template: templateLabel(template) });
+      this.ctx.log.info(
+        {
+          cluster: key,
+          template: templateLabel(template),
+          cloud: `${plan.cloud.kind} ${plan.cloud.metadata.name}`,
+          app: keyOf(app),
+        },
+        "created a cluster from a template",
+      );
+      try {
+        const bound = await api.action(
+          name,
+          "binding",
+          { api: "infrastructure", kind: "CloudBinding", cloud: ref(plan.cloud) },
+          ns,
+          { signal },
+        );
+        this.created.set(key, bound);
+        return bound;
+      } catch (err) {
+        // Unbound, it is bound by its cloud constraints like any cluster; the app finds it in step 1.
+        this.creating.delete(key);
+        this.clusterQueue.add(key);
+        throw err;
+      }
+    }
+  }
+
+  /** The app waits for `cluster`: WAITING_FOR_CLUSTER_CREATION, with the cluster and the template named. */
+  private async reserve(
+    app: Resource,
+    cluster: Resource,
+    template: TemplateRef,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult> {
+    const name = cluster.metadata.name;
+    const message = `waiting for cluster '${name}', being created from ${templateTitle(template)}: no existing cluster fits`;
+    const s = app.status;
+    if (
+      s.state === "WAITING_FOR_CLUSTER_CREATION" &&
+      s.reason?.code === "NO_SUITABLE_RESOURCE" &&
+      s.reason.message === message &&
+      s.auto_cluster_create_started === name
+    )
+      return { requeueAfterMs: WAITING_RECHECK_MS };
+    this.ctx.log.info(
+      { app: keyOf(app), cluster: name, template: templateLabel(template) },
+      "application waits for a cluster being created",
+    );
+    await this.writeAppStatus(app, signal, {
+      state: "WAITING_FOR_CLUSTER_CREATION",
+      reason: { code: "NO_SUITABLE_RESOURCE", message },
+      auto_cluster_create_started: name,
+      scheduled_retry: null,
+      retries: app.spec.backoff_limit,
+    });
+    return { requeueAfterMs: WAITING_RECHECK_MS };
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Retention of auto-created clusters
+
+  /**
+   * Goal 1 step 5: an auto-created cluster with no application bound, scheduled or waiting is recorded idle
+   * (an `Idle` event: the time survives a restart), and deleted once idle for its template's retention, as
+   * long as more than clusters.min clusters of the template remain. An application arriving meanwhile ends
+   * the idle time (an `InUse` event).
+   */
+  private async retain(key: string, cluster: Resource, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const ref = refOfTemplate(cluster)!;
+    const template = this.templateOf(ref);
+    const retention: number = template?.spec.retention ?? DEFAULT_RETENTION_SECONDS;
+    const min: number = template?.spec.clusters.min ?? 0;
+    const occupants = this.commitments.occupants(key);
+    const occupied = occupants > 0 || this.creating.has(key);
+    const step = retentionStep({
+      occupied,
+      events: cluster.status.events,
+      now: Date.now(),
+      retentionSeconds: retention,
+      alive: occupied ? 0 : this.aliveOf(ref).length,
+      min,
+    });
+    switch (step.step) {
+      case "in-use":
+        if (step.record)
+          await this.appendEvent(
+            cluster,
+            "Normal",
+            "InUse",
+            `in use again: ${occupants} application(s)`,
+            signal,
+          );
+        return;
+      case "idle":
+        if (step.record)
+          await this.appendEvent(
+            cluster,
+            "Normal",
+            "Idle",
+            `no application bound, scheduled or waiting: deleted after ${retention} s unless one arrives` +
+              (min > 0 ? ` (at least ${min} cluster(s) of ${templateTitle(ref)} are kept)` : ""),
+            signal,
+          );
+        return { requeueAfterMs: step.dueInMs };
+      case "keep":
+        // Re-considered when another cluster of the template appears or the template changes.
+        return;
+      case "retire":
+        return this.lock.run(() => this.retire(key, ref, min, retention, signal));
+    }
+  }
+
+  private async retire(
+    key: string,
+    ref: TemplateRef,
+    min: number,
+    retention: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const cluster = this.clusters.get(key);
+    // Looked at again under the lock: an app may have been bound or may wait for it by now.
+    if (!cluster || cluster.metadata.deleted || this.commitments.occupants(key) > 0 || this.creating.has(key))
+      return;
+    const alive = this.aliveOf(ref).length;
+    if (alive <= min) return;
+    const message = `idle for ${retention} s with nothing bound, scheduled or waiting; ${alive - 1} cluster(s) of ${templateTitle(ref)} remain (clusters.min ${min})`;
+    await this.appendEvent(cluster, "Normal", "Retired", message, signal);
+    if (this.commitments.occupants(key) > 0) return;
+    this.retiring.add(key);
+    try {
+      await this.api(Cluster).delete(cluster.metadata.name, cluster.metadata.namespace, { signal });
+    } catch (err) {
+      this.retiring.delete(key);
+      if (err instanceof KrakeApiError && err.status === 404) return;
+      throw err;
+    }
+    this.clustersRetired.inc({ template: templateLabel(ref) });
+    this.ctx.log.info(
+      { cluster: key, template: templateLabel(ref) },
+      `retired an auto-created cluster: ${message}`,
+    );
+  }
+
+  /** Appends one of the scheduler's events to a cluster's `status.events` (last 50 kept), on fresh data. */
+  private async appendEvent(
+    cluster: Resource,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const api = this.api(Cluster);
+    for (let attempt = 0; ; attempt++) {
+      const fresh = await api.get(cluster.metadata.name, cluster.metadata.namespace, { signal });
+      fresh.status.events = withEvent(fresh.status.events, {
+        time: new Date().toISOString(),
+        type,
+        reason,
+        message,
+        source: EVENT_SOURCE,
+      });
+      try {
+        this.clusters.observeWrite(await api.updateStatus(fresh, { signal }));
+        return;
+      } catch (err) {
+        // Another controller wrote the status in between: add the event to theirs.
+        if (err instanceof KrakeApiError && err.status === 409 && attempt < 5) continue;
+        throw err;
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -541,8 +1216,28 @@ export class Scheduler extends Controller {
   // Clusters → clouds
 
   private async reconcileCluster(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
-    const cluster = this.clusters.get(key);
-    if (!cluster || !this.needsCloud(cluster)) return;
+    let cluster = this.clusters.get(key);
+    // Being created by autoCreate, which binds it and records who waits for it itself.
+    if (!cluster || this.creating.has(key)) return;
+    let result: ReconcileResult | void = undefined;
+    if (this.needsCloud(cluster)) {
+      result = await this.bindCluster(key, cluster, signal);
+      cluster = this.clusters.get(key) ?? cluster;
+    }
+    if (isTemplateCluster(cluster) && !cluster.metadata.deleted && !this.retiring.has(key)) {
+      const retention = await this.retain(key, cluster, signal);
+      const a = result?.requeueAfterMs;
+      const b = retention?.requeueAfterMs;
+      if (a === undefined || (b !== undefined && b < a)) result = retention;
+    }
+    return result;
+  }
+
+  private async bindCluster(
+    key: string,
+    cluster: Resource,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult | void> {
     const started = process.hrtime.bigint();
     const ns = cluster.metadata.namespace!;
     const constraints = parseConstraints({
@@ -632,6 +1327,15 @@ function topScores(scores: { candidate: { id: string }; score: number }[], n = 5
   return Object.fromEntries(top.map((s) => [s.candidate.id, round(s.score)]));
 }
 
+/** An application's cluster constraints, parsed. */
+function appConstraints(app: Resource): ParsedConstraints {
+  return parseConstraints({
+    labels: app.spec.constraints.cluster.labels,
+    customResources: app.spec.constraints.cluster.custom_resources,
+    metrics: app.spec.constraints.cluster.metrics,
+  });
+}
+
 /**
  * What scheduling reads of an application. Manifests, observed state and hook secrets are dropped from the
  * cache: with tens of thousands of applications they are most of the memory.
@@ -647,7 +1351,10 @@ export function trimApplication(app: Resource): Resource {
       backoff: spec.backoff,
       backoff_delay: spec.backoff_delay,
       backoff_limit: spec.backoff_limit,
+      auto_cluster_create: spec.auto_cluster_create,
     },
+    // The capacity model needs what the manifest requests, not the manifest.
+    request: applicationRequest(spec.manifest),
     status: {
       state: status.state,
       reason: status.reason,
@@ -657,6 +1364,7 @@ export function trimApplication(app: Resource): Resource {
       scheduled_retry: status.scheduled_retry,
       kube_controller_triggered: status.kube_controller_triggered,
       running_on: status.running_on,
+      auto_cluster_create_started: status.auto_cluster_create_started,
     },
   } as Resource;
 }

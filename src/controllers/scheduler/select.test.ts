@@ -152,6 +152,29 @@ describe("chooseCluster and chooseCloud", () => {
     assert.equal(d.kept, true);
   });
 
+  it("room filters after the constraints, with its reason; the best-scored cluster without room loses", () => {
+    const input = {
+      candidates: [
+        cluster("full", { location: "DE" }, metrics(1)),
+        cluster("roomy", { location: "DE" }, metrics(0.2)),
+        cluster("elsewhere", { location: "SK" }, metrics(1)),
+      ],
+      constraints: parseConstraints({ labels: ["location!=SK"] }),
+      currentId: null,
+      recentlyScheduled: false,
+      stickiness: 0.1,
+      room: (c: Candidate) => (c.id === "roomy" ? null : "not enough room"),
+    };
+    const d = chooseCluster(input);
+    assert.equal(d.chosen!.candidate.id, "roomy");
+    assert.deepEqual(d.excluded, [
+      { id: "full", reason: "not enough room" },
+      { id: "elsewhere", reason: "label constraint 'location!=SK' not met (location: 'SK')" },
+    ]);
+    assert.equal(chooseCluster({ ...input, explain: false }).chosen!.candidate.id, "roomy");
+    assert.equal(chooseCluster({ ...input, room: () => "no" }).chosen, null);
+  });
+
   it("nothing fits: no choice, and each exclusion explained", () => {
     const d = chooseCluster({
       candidates: [cluster("a", { location: "SK" })],

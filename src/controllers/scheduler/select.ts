@@ -157,20 +157,28 @@ export interface ClusterChoiceInput<T extends Candidate> {
    * cost a string per candidate and are only needed when nothing fits.
    */
   explain?: boolean;
+  /**
+   * The capacity filter, after the constraints: why the candidate has no room for the app, or null (it has,
+   * or its capacity is unknown). Absent: no capacity filter.
+   */
+  room?: (candidate: T) => string | null;
 }
 
-/** Application → Cluster (§2.4): filter, then the guard, then rank clusters with metrics first. */
+/**
+ * Application → Cluster (§2.4): filter by constraints, then by room, then the guard, then rank clusters with
+ * metrics first.
+ */
 export function chooseCluster<T extends Candidate>(input: ClusterChoiceInput<T>): Decision<T> {
   const excluded: { id: string; reason: string }[] = [];
   const matching: T[] = [];
   const explain = input.explain !== false;
   for (const c of input.candidates) {
     if (!explain) {
-      if (matches(c, input.constraints)) matching.push(c);
+      if (matches(c, input.constraints) && !input.room?.(c)) matching.push(c);
       else excluded.push({ id: c.id, reason: "" });
       continue;
     }
-    const why = mismatch(c, input.constraints);
+    const why = mismatch(c, input.constraints) ?? input.room?.(c) ?? null;
     if (why) excluded.push({ id: c.id, reason: why });
     else matching.push(c);
   }
