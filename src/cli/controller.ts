@@ -104,9 +104,15 @@ export function addControllerOptions(cmd: Command, forUp = false): Command {
     )
     .option(
       "--provider-timeout <seconds>",
-      "infrastructure: timeout of one call to an infrastructure provider (IM)",
+      "infrastructure, autoscaler: timeout of one call to an infrastructure provider (IM)",
       positiveNumber("--provider-timeout"),
       30,
+    )
+    .option(
+      "--autoscale-interval <seconds>",
+      "autoscaler: how often each autoscaled cluster is looked at again without a change (metric triggers)",
+      positiveNumber("--autoscale-interval"),
+      10,
     )
     .option(
       "--hook-endpoint <url>",
@@ -151,6 +157,10 @@ export function controllerSettings(flags: Record<string, any>): ControllerSettin
       hookEndpoint: flags.hookEndpoint,
       migrationTimeoutMs: flags.migrationTimeout * 1000,
       shutdownGraceMs: flags.shutdownGrace * 1000,
+    },
+    autoscaler: {
+      intervalMs: flags.autoscaleInterval * 1000,
+      providerTimeoutMs: flags.providerTimeout * 1000,
     },
   };
 }

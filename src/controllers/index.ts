@@ -1,6 +1,7 @@
 /** The controllers `krake controller <name>` can run, by name. */
 import type { ControllerFactory } from "../controller/process.js";
 import { ApplicationController, type ApplicationControllerOptions } from "./application/application.js";
+import { Autoscaler, type AutoscalerOptions } from "./autoscaler/autoscaler.js";
 import { ClusterController, type ClusterControllerOptions } from "./cluster/cluster.js";
 import { GarbageCollector } from "./gc/gc.js";
 import {
@@ -15,9 +16,17 @@ export interface ControllerSettings {
   infrastructure?: InfrastructureControllerOptions;
   cluster?: ClusterControllerOptions;
   application?: ApplicationControllerOptions;
+  autoscaler?: AutoscalerOptions;
 }
 
-export const CONTROLLER_NAMES = ["scheduler", "gc", "infrastructure", "cluster", "application"] as const;
+export const CONTROLLER_NAMES = [
+  "scheduler",
+  "gc",
+  "infrastructure",
+  "cluster",
+  "application",
+  "autoscaler",
+] as const;
 export type ControllerName = (typeof CONTROLLER_NAMES)[number];
 
 export function controllerFactory(
@@ -36,5 +45,7 @@ export function controllerFactory(
       return (ctx) => new ClusterController(ctx, { workers: settings.workers, ...settings.cluster });
     case "application":
       return (ctx) => new ApplicationController(ctx, { workers: settings.workers, ...settings.application });
+    case "autoscaler":
+      return (ctx) => new Autoscaler(ctx, { workers: settings.workers, ...settings.autoscaler });
   }
 }

@@ -67,4 +67,9 @@ export interface InfrastructureProvider {
   reconfigure(id: string, opts?: CallOptions): Promise<void>;
   /** Starts removal; an infrastructure that is already gone is not an error. */
   delete(id: string, opts?: CallOptions): Promise<void>;
+  /**
+   * The provider's id of the machine whose host name is `hostname` (a Kubernetes node), among the machines of
+   * `system` when given; null when there is none. What a scale-down names in the template's `removal_list`.
+   */
+  vmIdOfHost?(id: string, hostname: string, opts?: CallOptions & { system?: string }): Promise<string | null>;
 }

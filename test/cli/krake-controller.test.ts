@@ -4,7 +4,7 @@ import { runKrake } from "../support/process.js";
 
 describe("krake controller: bad input is a usage error naming the flag (exit 2), nothing starts", () => {
   const cases: [string[], RegExp][] = [
-    [["nope"], /unknown controller 'nope' \(choose from scheduler, gc, infrastructure, cluster, application, all\)/],
+    [["nope"], /unknown controller 'nope' \(choose from scheduler, gc, infrastructure, cluster, application, autoscaler, all\)/],
     [["scheduler", "--metrics-address", "abc"], /--metrics-address must be host:port/],
     [["scheduler", "--metrics-address", "127.0.0.1:70000"], /--metrics-address must be host:port/],
     [["scheduler", "--api", "localhost:8080"], /--api must be an http\(s\) URL/],

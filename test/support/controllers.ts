@@ -43,3 +43,23 @@ export async function startControlPlane(
     },
   };
 }
+
+/**
+ * One more controller against `api`, in its own process-like instance: a test can stop it in the middle of
+ * its work (as a crash would) and start a fresh copy that starts from what the API says.
+ */
+export async function startController(
+  api: TestApi,
+  name: ControllerName,
+  settings: ControllerSettings = {},
+  metrics: MetricsRegistry = new MetricsRegistry(),
+): Promise<RunningControllers> {
+  return startControllers({
+    client: api.client,
+    log: pino({ level: process.env.KRAKE_TEST_LOG ?? "silent" }),
+    controllers: [{ name, create: controllerFactory(name, settings) }],
+    leaderElection: false,
+    metricsAddress: null,
+    metrics,
+  });
+}

@@ -11,7 +11,10 @@
  *   created twice (X22);
  * - FAILING_RECONCILIATION is not terminal: reconfigure, with backoff, a bounded number of times (X20);
  *   an infrastructure that vanished is created again (X20);
- * - status writes carry the resource_version read (X25).
+ * - status writes carry the resource_version read (X25);
+ * - what is sent is the effective TOSCA (effective.ts): with `spec.autoscaling`, the worker count is the
+ *   autoscaler's `status.autoscaling.desired` and the workers' removal list the VMs it asked to remove. It is
+ *   compared with `status.last_applied_tosca`, so each change is sent once, and re-sent whole after a crash.
  */
 import { isDeepStrictEqual } from "node:util";
 import { KrakeApiError } from "../../client/index.js";
@@ -27,9 +30,9 @@ import {
   GlobalInfrastructureProvider,
   InfrastructureProvider as ProviderKind,
 } from "../../resources/registry.js";
-import { imAuthorization } from "../../providers/im/auth.js";
-import { ImProvider } from "../../providers/im/client.js";
 import { ProviderError, type InfrastructureProvider } from "../../providers/provider.js";
+import { alreadyApplied, effectiveTosca } from "./effective.js";
+import { providerOf, UnusableProvider } from "./providers.js";
 
 export const INFRASTRUCTURE_FINALIZER = "infrastructure_resources_deletion";
 
@@ -46,8 +49,6 @@ export interface InfrastructureControllerOptions {
   /** Tests and the sandbox may swap the provider implementation. */
   providerFor?: (provider: Resource, cloud: Resource) => InfrastructureProvider;
 }
-
-class Invalid extends Error {}
 
 export class InfrastructureController extends Controller {
   readonly name = "infrastructure";
@@ -97,12 +98,14 @@ export class InfrastructureController extends Controller {
   private wanted(c: Resource): boolean {
     const f = c.metadata.finalizers ?? [];
     if (c.metadata.deleted) return f[f.length - 1] === INFRASTRUCTURE_FINALIZER;
-    if (
-      c.status.state === "FAILED" &&
-      (isDeepStrictEqual(c.spec.tosca, c.status.last_applied_tosca) ||
-        isDeepStrictEqual(c.spec.tosca, this.refused.get(keyOf(c))))
-    )
-      return false;
+    if (c.status.state === "FAILED") {
+      const { tosca } = effectiveTosca(c);
+      if (
+        isDeepStrictEqual(tosca, c.status.last_applied_tosca) ||
+        isDeepStrictEqual(tosca, this.refused.get(keyOf(c)))
+      )
+        return false;
+    }
     return Boolean(c.status.scheduled_to) && clusterHasTosca(c);
   }
 
@@ -126,7 +129,7 @@ export class InfrastructureController extends Controller {
       if (!cluster) throw err;
       if (err.kind === "invalid" && !cluster.metadata.deleted) {
         const code = cluster.status.cluster_id ? "RECONCILE_FAILED" : "CREATE_FAILED";
-        this.refused.set(key, cluster.spec.tosca);
+        this.refused.set(key, effectiveTosca(cluster).tosca);
         return this.fail(cluster, code, err.message, signal);
       }
       // A deletion is never given up (the finalizer would hold the cluster for good): say why, retry with backoff.
@@ -149,7 +152,7 @@ export class InfrastructureController extends Controller {
     try {
       provider = this.providerOf(cluster);
     } catch (err) {
-      if (!(err instanceof Invalid)) throw err;
+      if (!(err instanceof UnusableProvider)) throw err;
       // The cloud or provider may simply not exist yet: say why and look again later.
       if (cluster.metadata.deleted && !cluster.status.cluster_id) return this.dropFinalizer(cluster, signal);
       await this.setStatus(cluster, { reason: { code: "INVALID_RESOURCE", message: err.message } }, signal);
@@ -158,8 +161,12 @@ export class InfrastructureController extends Controller {
     if (cluster.metadata.deleted) return this.deletePath(cluster, provider, signal);
 
     const uid = String(cluster.metadata.uid);
-    const changed = !isDeepStrictEqual(cluster.spec.tosca, cluster.status.last_applied_tosca);
-    if (changed) {
+    const effective = effectiveTosca(cluster);
+    const tosca = effective.tosca;
+    const changed = !alreadyApplied(effective, cluster.status.last_applied_tosca);
+    if (changed && effective.blocked) {
+      this.ctx.log.warn({ cluster: key, why: effective.blocked }, "not sending the TOSCA");
+    } else if (changed) {
       cluster = await this.ensureFinalizer(cluster, signal);
       if (!cluster.status.cluster_id) {
         // Marked before the call: a crash after it leaves CREATING without an id, which the lookup repairs.
@@ -168,19 +175,22 @@ export class InfrastructureController extends Controller {
           this.ctx.log.info({ cluster: key, id }, "adopting the infrastructure of an interrupted create");
         else {
           cluster = await this.setStatus(cluster, { state: "CREATING", reason: null }, signal);
-          id = await provider.create(cluster!.spec.tosca, uid, { signal });
+          id = await provider.create(tosca, uid, { signal });
           this.ctx.log.info({ cluster: key, id }, "infrastructure creation started");
         }
         cluster = await this.setStatus(
           cluster,
-          { cluster_id: id, running_on: cluster.status.scheduled_to, last_applied_tosca: cluster.spec.tosca },
+          { cluster_id: id, running_on: cluster.status.scheduled_to, last_applied_tosca: tosca },
           signal,
         );
       } else {
         cluster = await this.setStatus(cluster, { state: "RECONCILING", reason: null }, signal);
-        await provider.update(cluster!.status.cluster_id, cluster!.spec.tosca, uid, { signal });
-        this.ctx.log.info({ cluster: key, id: cluster.status.cluster_id }, "infrastructure updated");
-        cluster = await this.setStatus(cluster, { last_applied_tosca: cluster.spec.tosca }, signal);
+        await provider.update(cluster!.status.cluster_id, tosca, uid, { signal });
+        this.ctx.log.info(
+          { cluster: key, id: cluster.status.cluster_id, removing: effective.removals },
+          "infrastructure updated",
+        );
+        cluster = await this.setStatus(cluster, { last_applied_tosca: tosca }, signal);
       }
       return { requeueAfterMs: this.nextPoll(key, cluster.status.state) };
     }
@@ -322,56 +332,16 @@ export class InfrastructureController extends Controller {
   }
 
   private providerOf(cluster: Resource): InfrastructureProvider {
-    const to = cluster.status.scheduled_to;
-    const cloud =
-      to?.kind === "GlobalCloud"
-        ? this.globalClouds.getByName(to.name, null)
-        : to?.kind === "Cloud"
-          ? this.clouds.getByName(to.name, to.namespace)
-          : undefined;
-    if (!cloud)
-      throw new Invalid(
-        `the cloud ${to?.kind ?? "?"} '${to?.name ?? "?"}' the cluster is scheduled to does not exist`,
-      );
-    if (cloud.spec.type !== "openstack")
-      throw new Invalid(`clouds of type '${cloud.spec.type}' are not supported`);
-    const ref = cloud.spec.openstack.infrastructure_provider;
-    // Krake looks up a namespaced provider first, then a global one, whatever the ref says (controllers.md §4.2).
-    const provider =
-      (cloud.metadata.namespace ? this.providers.getByName(ref.name, cloud.metadata.namespace) : undefined) ??
-      this.globalProviders.getByName(ref.name, null);
-    if (!provider)
-      throw new Invalid(
-        `the infrastructure provider '${ref.name}' of cloud '${cloud.metadata.name}' does not exist`,
-      );
-    if (this.opts.providerFor) return this.opts.providerFor(provider, cloud);
-    if (provider.spec.type !== "im")
-      throw new Invalid(`infrastructure providers of type '${provider.spec.type}' are not supported`);
-    const auth = cloud.spec.openstack.auth;
-    if (auth.type !== "password") throw new Invalid(`OpenStack auth type '${auth.type}' is not supported`);
-    const pw = auth.password;
-    return new ImProvider({
-      url: provider.spec.im.url,
-      timeoutMs: this.opts.providerTimeoutMs,
-      authorization: imAuthorization(
-        {
-          id: provider.metadata.name,
-          username: provider.spec.im.username,
-          password: provider.spec.im.password,
-          token: provider.spec.im.token,
-        },
-        {
-          id: cloud.metadata.name,
-          url: cloud.spec.openstack.url,
-          version: pw.version,
-          username: pw.user.username,
-          password: pw.user.password,
-          userDomainName: pw.user.domain_name,
-          project: pw.project.name,
-          projectDomainId: pw.project.domain_id,
-        },
-      ),
-    });
+    return providerOf(
+      cluster,
+      {
+        cloud: (name, ns) => this.clouds.getByName(name, ns),
+        globalCloud: (name) => this.globalClouds.getByName(name, null),
+        provider: (name, ns) => this.providers.getByName(name, ns),
+        globalProvider: (name) => this.globalProviders.getByName(name, null),
+      },
+      { timeoutMs: this.opts.providerTimeoutMs, providerFor: this.opts.providerFor },
+    );
   }
 
   private nextPoll(key: string, state: string): number {

@@ -205,19 +205,66 @@ export class ImProvider implements InfrastructureProvider {
 
   /** The VM ids of each system (TOSCA node), oldest first, from the VM list and each VM's RADL. */
   private async vmsBySystem(id: string, opts: CallOptions): Promise<Map<string, string[]>> {
+    const bySystem = new Map<string, string[]>();
+    for (const vm of await this.vms(id, opts)) {
+      if (!vm.system) continue;
+      bySystem.set(vm.system, [...(bySystem.get(vm.system) ?? []), vm.id]);
+    }
+    return bySystem;
+  }
+
+  /**
+   * The id of the VM whose host name is `hostname` (a Kubernetes node's name): the VM RADL's
+   * `net_interface.0.dns_name` with `#N#` replaced by the VM id, IM's default being `vnode-#N#` (im.md §3).
+   * A name with a domain also matches its first label (`vnode-2.example.org` is node `vnode-2`). `system`
+   * restricts the search to one Compute node (the workers). Null when no VM has that name; a name several VMs
+   * share is refused (removing one at random is what this lookup exists to avoid).
+   */
+  async vmIdOfHost(
+    id: string,
+    hostname: string,
+    opts: CallOptions & { system?: string } = {},
+  ): Promise<string | null> {
+    const wanted = hostname.toLowerCase();
+    const matches = (await this.vms(id, opts)).filter((vm) => {
+      if (opts.system !== undefined && vm.system !== opts.system) return false;
+      const name = vm.hostname.toLowerCase();
+      return name === wanted || name.split(".")[0] === wanted;
+    });
+    if (matches.length > 1)
+      throw new ProviderError(
+        `VMs ${matches.map((vm) => vm.id).join(", ")} of infrastructure ${id} are all named '${hostname}'`,
+        "invalid",
+      );
+    return matches[0]?.id ?? null;
+  }
+
+  /** Every VM of an infrastructure, oldest first, with its system and host name from its RADL. */
+  private async vms(
+    id: string,
+    opts: CallOptions,
+  ): Promise<{ id: string; system: string | undefined; hostname: string }[]> {
     const base = `/infrastructures/${encodeURIComponent(id)}`;
     const list = await this.call("GET", base, opts);
     const uris: string[] = (list.json() as any)?.["uri-list"]?.map((u: { uri: string }) => u.uri) ?? [];
     const ids = uris.map(lastSegment).sort((a, b) => Number(a) - Number(b));
-    const bySystem = new Map<string, string[]>();
+    const vms = [];
     for (const vm of ids) {
-      const res = await this.call("GET", `${base}/vms/${encodeURIComponent(vm)}`, opts);
-      const radl = (res.json() as { radl?: { class?: string; id?: string }[] }).radl ?? [];
-      const system = radl.find((item) => item.class === "system")?.id;
-      if (!system) continue;
-      bySystem.set(system, [...(bySystem.get(system) ?? []), vm]);
+      let res: ImAnswer;
+      try {
+        res = await this.call("GET", `${base}/vms/${encodeURIComponent(vm)}`, opts);
+      } catch (err) {
+        // Removed between the list and this read.
+        if (err instanceof ProviderError && err.kind === "not-found") continue;
+        throw err;
+      }
+      const radl = (res.json() as { radl?: Record<string, unknown>[] }).radl ?? [];
+      const system = radl.find((item) => item.class === "system");
+      const dns = system?.["net_interface.0.dns_name"];
+      const hostname = (typeof dns === "string" && dns !== "" ? dns : "vnode-#N#").replaceAll("#N#", vm);
+      vms.push({ id: vm, system: typeof system?.id === "string" ? system.id : undefined, hostname });
     }
-    return bySystem;
+    return vms;
   }
 
   async reconfigure(id: string, opts: CallOptions = {}): Promise<void> {
