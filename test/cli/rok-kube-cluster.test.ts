@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { Cloud, Cluster, GlobalCloud } from "../../src/resources/registry.js";
 import { eventually } from "../support/api.js";
-import { bodies, clusterTosca } from "../support/fixtures.js";
-import { useRokApi } from "../support/rok.js";
+import { bodies, clusterTosca, poolTosca } from "../support/fixtures.js";
+import { tableRows, useRokApi } from "../support/rok.js";
 
 const NS = "system:admin";
 
@@ -48,6 +48,9 @@ const t = useRokApi(undefined, async () => {
   const scaled = clusterTosca();
   scaled.topology_template.inputs.wn_num.default = 3;
   await writeFile(join(t.sb.dir, "scale-up.yaml"), stringify(scaled));
+  await writeFile(join(t.sb.dir, "pool.yaml"), stringify(poolTosca(1)));
+  await writeFile(join(t.sb.dir, "pool-3.yaml"), stringify(poolTosca(3)));
+  await writeFile(join(t.sb.dir, "pool-big.yaml"), stringify(poolTosca(1, 8)));
   await writeFile(
     join(t.sb.dir, "two-docs.yaml"),
     `${stringify(clusterTosca())}---\n${stringify(clusterTosca())}`,
@@ -467,5 +470,329 @@ describe("kube cluster update and delete", () => {
     r = await rok(["kube", "cluster", "delete", "nope"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^Error: 404/);
+  });
+});
+
+describe("kube cluster autoscaling flags (docs/autoscaling.md)", () => {
+  it("create --autoscale MIN:MAX sets spec.autoscaling (wn_num/wn by default) with the tuning flags", async () => {
+    let r = await rok([
+      "kube",
+      "cluster",
+      "create",
+      "-f",
+      "pool.yaml",
+      "--autoscale",
+      "1:4",
+      "--scale-up-cooldown",
+      "30",
+      "--max-concurrent-boots",
+      "3",
+      "--scale-down-idle",
+      "120",
+      "--scale-down-utilization",
+      "0.3",
+      "auto",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json(r.stdout).spec.autoscaling, {
+      workers: { input: "wn_num", system: "wn", min: 1, max: 4 },
+      scale_up: { unschedulable_pods: true, pressure: false, metric: null, cooldown: 30, max_concurrent: 3 },
+      scale_down: { enabled: true, idle_time: 120, utilization_below: 0.3, metric: null, cooldown: 300 },
+    });
+    r = await rok(["kube", "cluster", "get", "auto"]);
+    assert.equal(row(r.stdout, "autoscaling"), "1..4 workers");
+    r = await rok([
+      "kube",
+      "cluster",
+      "create",
+      "-f",
+      "pool.yaml",
+      "--autoscale",
+      "0:2",
+      "--autoscale-input",
+      "wn_num",
+      "--autoscale-system",
+      "wn",
+      "--no-scale-down",
+      "auto-2",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const policy = json(r.stdout).spec.autoscaling;
+    assert.deepEqual(policy.workers, { input: "wn_num", system: "wn", min: 0, max: 2 });
+    assert.equal(policy.scale_down.enabled, false);
+  });
+
+  it("bad bounds are usage errors (exit 2); a worker input the TOSCA lacks is the API's 422", async () => {
+    let r = await rok(["kube", "cluster", "create", "-f", "pool.yaml", "--autoscale", "5:2", "bad"]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /'--autoscale <min:max>' argument '5:2' is invalid\. MIN \(5\) must not be above MAX \(2\)/,
+    );
+    r = await rok(["kube", "cluster", "create", "-f", "pool.yaml", "--scale-down-idle", "60", "bad"]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /--scale-down-idle: the new cluster has no autoscaling policy to tune; add --autoscale MIN:MAX/,
+    );
+    r = await rok([
+      "kube",
+      "cluster",
+      "create",
+      "-f",
+      "pool.yaml",
+      "--autoscale",
+      "1:3",
+      "--autoscale-input",
+      "workers",
+      "bad",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /\n {2}spec\.autoscaling\.workers\.input: The TOSCA template has no input 'workers'\./,
+    );
+    r = await rok(["kube", "cluster", "create", "-f", "im-cluster.yaml", "--autoscale", "1:3", "bad"]);
+    assert.equal(r.code, 1, "a TOSCA without a worker pool cannot be autoscaled");
+    assert.match(
+      r.stderr,
+      /spec\.autoscaling\.workers\.system: Node 'wn' of the TOSCA template is not scaled/,
+    );
+    await assert.rejects(clusters().get("bad", NS), /404|not found/i);
+  });
+
+  it("update --autoscale changes the bounds and keeps the tuning; tuning alone changes only it", async () => {
+    let r = await rok(["kube", "cluster", "update", "--autoscale", "2:6", "auto", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    let policy = json(r.stdout).spec.autoscaling;
+    assert.deepEqual(policy.workers, { input: "wn_num", system: "wn", min: 2, max: 6 });
+    assert.equal(policy.scale_up.cooldown, 30);
+    r = await rok([
+      "kube",
+      "cluster",
+      "update",
+      "--no-scale-down",
+      "--scale-down-cooldown",
+      "60",
+      "auto",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    policy = json(r.stdout).spec.autoscaling;
+    assert.deepEqual(policy.scale_down, {
+      enabled: false,
+      idle_time: 120,
+      utilization_below: 0.3,
+      metric: null,
+      cooldown: 60,
+    });
+    assert.deepEqual(policy.workers, { input: "wn_num", system: "wn", min: 2, max: 6 });
+  });
+
+  it("an update of the TOSCA's worker count while autoscaled: the API's 422 names the input, rok says what to do", async () => {
+    let r = await rok(["kube", "cluster", "update", "-f", "pool-3.yaml", "auto"]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.match(lines[0], /^Error: 422 Unprocessable Entity: 1 validation error: /);
+    assert.match(
+      lines[1],
+      /^ {2}spec\.tosca\.topology_template\.inputs\.wn_num\.default: The worker count is managed by spec\.autoscaling \(2\.\.6 workers\)/,
+    );
+    assert.equal(
+      lines[2],
+      "Hint: the autoscaler sets this cluster's worker count. Change its bounds with --autoscale MIN:MAX, " +
+        "or add --no-autoscale to this update to set the count with -f yourself.",
+    );
+    assert.equal(lines.length, 3);
+    // Other TOSCA changes (a bigger flavour) go through.
+    r = await rok(["kube", "cluster", "update", "-f", "pool-big.yaml", "auto", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(json(r.stdout).spec.tosca.topology_template.inputs.wn_cpus.default, 8);
+  });
+
+  it("update --no-autoscale removes the policy, in the same update as a new worker count", async () => {
+    let r = await rok([
+      "kube",
+      "cluster",
+      "update",
+      "--no-autoscale",
+      "-f",
+      "pool-3.yaml",
+      "auto",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const o = json(r.stdout);
+    assert.equal(o.spec.autoscaling, null);
+    assert.equal(o.spec.tosca.topology_template.inputs.wn_num.default, 3);
+    r = await rok(["kube", "cluster", "update", "--scale-up-cooldown", "10", "auto"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /--scale-up-cooldown: Cluster auto has no autoscaling policy to tune; add --autoscale MIN:MAX/,
+    );
+    r = await rok(["kube", "cluster", "update", "--no-autoscale", "--autoscale-input", "wn_num", "auto"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--no-autoscale removes the policy: it cannot be combined with --autoscale-input/);
+    r = await rok(["kube", "cluster", "update", "--autoscale", "1:5", "auto", "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json(r.stdout).spec.autoscaling.workers, {
+      input: "wn_num",
+      system: "wn",
+      min: 1,
+      max: 5,
+    });
+  });
+});
+
+describe("kube cluster events", () => {
+  const event = (
+    second: number,
+    reason: string,
+    message: string,
+    type = "Normal",
+    source = "autoscaler",
+  ) => ({
+    time: `2030-01-02T03:04:${String(second).padStart(2, "0")}+00:00`,
+    type,
+    reason,
+    message,
+    source,
+  });
+  /** Appends events to the cluster's history through the status subresource, as the controllers do. */
+  const record = async (name: string, ...events: ReturnType<typeof event>[]) => {
+    const o = (await clusters().get(name, NS)) as any;
+    o.status.events = [...(o.status.events ?? []), ...events];
+    await clusters().updateStatus(o);
+  };
+
+  it("a cluster without events: nothing on stdout, a note on stderr; json prints []", async () => {
+    let r = await rok(["kube", "cluster", "events", "auto"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, `No events for Cluster ${NS}/auto.\n`);
+    r = await rok(["kube", "cluster", "events", "auto", "-o", "json"]);
+    assert.deepEqual(json(r.stdout), []);
+  });
+
+  it("prints the history as a table, oldest first; -o json|yaml print the list", async () => {
+    const history = [
+      event(5, "ScaledUp", "scaling up from 1 to 3 workers: 3 pods need 2.5 CPUs"),
+      event(9, "NodeKept", "vnode-2 kept: pod default/x has no controller", "Warning"),
+    ];
+    await record("auto", ...history);
+    let r = await rok(["kube", "cluster", "events", "auto"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.split("\n")[1], /^\| time +\| type +\| reason +\| message +\| source +\|$/);
+    assert.deepEqual(
+      r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("| 2030"))
+        .map((l) =>
+          l
+            .split("|")
+            .slice(1, -1)
+            .map((c) => c.trim()),
+        ),
+      [
+        [
+          "2030-01-02 03:04:05",
+          "Normal",
+          "ScaledUp",
+          "scaling up from 1 to 3 workers: 3 pods need 2.5 CPUs",
+          "autoscaler",
+        ],
+        [
+          "2030-01-02 03:04:09",
+          "Warning",
+          "NodeKept",
+          "vnode-2 kept: pod default/x has no controller",
+          "autoscaler",
+        ],
+      ],
+    );
+    r = await rok(["kube", "cluster", "events", "auto", "-o", "json"]);
+    const listed = json(r.stdout);
+    assert.deepEqual(
+      listed.map((e: any) => [e.reason, e.type, e.source]),
+      [
+        ["ScaledUp", "Normal", "autoscaler"],
+        ["NodeKept", "Warning", "autoscaler"],
+      ],
+    );
+    assert.deepEqual(listed, (await clusters().get("auto", NS)).status.events);
+    r = await rok(["kube", "cluster", "events", "auto", "-o", "yaml"]);
+    assert.match(
+      r.stdout,
+      /^- message: "scaling up from 1 to 3 workers: 3 pods need 2\.5 CPUs"\n {2}reason: ScaledUp\n/,
+    );
+    // Without $COLUMNS, the table fits 80 columns: long messages wrap inside their cell.
+    const narrow = await t.sb.rok(["kube", "cluster", "events", "auto"], { env: { COLUMNS: "" } });
+    assert.ok(
+      narrow.stdout.split("\n").every((l) => l.length <= 80),
+      narrow.stdout,
+    );
+    assert.ok(tableRows(narrow.stdout).length > 2, "wrapped rows span several lines");
+  });
+
+  it("-o name is a usage error; a missing cluster is a 404", async () => {
+    let r = await rok(["kube", "cluster", "events", "auto", "-o", "name"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /-o name does not apply to events/);
+    r = await rok(["kube", "cluster", "events", "nope"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: 404/);
+  });
+
+  it("--watch prints the history, then each new event as it is recorded, until Ctrl-C", async () => {
+    const watch = t.sb.start(["kube", "cluster", "events", "--watch", "auto"]);
+    await eventually(() => watch.output.stdout.includes("NodeKept"), 10_000, "the history");
+    // A status write without new events prints nothing; the history dropping its oldest entry neither.
+    const o = (await clusters().get("auto", NS)) as any;
+    o.status.state = "ONLINE";
+    await clusters().updateStatus(o);
+    await record("auto", event(20, "ScaledDown", "vnode-3 removed (VM 42)"));
+    await eventually(() => watch.output.stdout.includes("ScaledDown"), 10_000, "the new event");
+    const trimmed = (await clusters().get("auto", NS)) as any;
+    trimmed.status.events = [
+      ...trimmed.status.events.slice(1),
+      event(30, "AtMax", "at max workers", "Warning"),
+    ];
+    await clusters().updateStatus(trimmed);
+    await eventually(() => watch.output.stdout.includes("AtMax"), 10_000, "the event after the trim");
+    watch.child.kill("SIGINT");
+    const r = await watch.done;
+    assert.equal(r.code, 0, r.stderr);
+    const reasons = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("| 2030"))
+      .map((l) => l.split("|")[3].trim());
+    assert.deepEqual(reasons, ["ScaledUp", "NodeKept", "ScaledDown", "AtMax"]);
+    assert.match(r.stdout.split("\n")[1], /^\| time +\| type +\| reason +\| message +\| source +\|$/);
+  });
+
+  it("--watch -o json prints one event per line; it ends when the cluster is gone", async () => {
+    const watch = t.sb.start(["kube", "cluster", "events", "-w", "auto", "-o", "json"]);
+    await eventually(() => watch.output.stdout.includes("AtMax"), 10_000, "the history");
+    await record("auto", event(40, "Deleting", "the cluster is being deleted"));
+    await eventually(() => watch.output.stdout.includes("Deleting"), 10_000, "the new event");
+    await clusters().delete("auto", NS, { force: true });
+    const r = await watch.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, `Cluster ${NS}/auto was deleted.\n`);
+    const lines = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((e) => e.reason),
+      ["NodeKept", "ScaledDown", "AtMax", "Deleting"],
+    );
   });
 });

@@ -3,7 +3,7 @@
  * configuration file is picked up.
  */
 import { after, before } from "node:test";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { startTestApi } from "./api.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,20 +38,32 @@ export const tableRows = (table: string): string[][] =>
     );
 
 export function runRok(args: string[], options: RokOptions = {}): Promise<RokResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ROK_BIN, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
+  return startRok(args, options).done;
+}
+
+export interface StartedRok {
+  child: ChildProcess;
+  /** What it printed so far. */
+  output: { stdout: string; stderr: string };
+  done: Promise<RokResult>;
+}
+
+/** Starts rok without waiting for it to end (`--watch`, `--wait`): the test reads `output` and stops it. */
+export function startRok(args: string[], options: RokOptions = {}): StartedRok {
+  const child = spawn(process.execPath, [ROK_BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => (output.stdout += d));
+  child.stderr.on("data", (d) => (output.stderr += d));
+  const done = new Promise<RokResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, ...output }));
+  });
+  child.stdin.end(options.input ?? "");
+  return { child, output, done };
 }
 
 /** A scratch directory used as cwd and XDG_CONFIG_HOME, and a runner bound to it and to an API URL. */
@@ -69,6 +81,8 @@ export async function rokSandbox(url: string | null, env: NodeJS.ProcessEnv = {}
     dir,
     rok: (args: string[], options: RokOptions = {}) =>
       runRok(args, { cwd: dir, ...options, env: { ...baseEnv, ...options.env } }),
+    start: (args: string[], options: RokOptions = {}) =>
+      startRok(args, { cwd: dir, ...options, env: { ...baseEnv, ...options.env } }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -16,8 +16,20 @@ export class CliError extends Error {
   }
 }
 
+/** Adds advice printed under the error (what to type instead); returns the same error. */
+export function withHint<E>(err: E, hint: string): E {
+  if (err && typeof err === "object") (err as { hint?: string }).hint = hint;
+  return err;
+}
+
 /** The text printed for an error, without the trailing newline. */
 export function describeError(err: unknown): string {
+  const text = describeBody(err);
+  const hint = (err as { hint?: unknown } | null)?.hint;
+  return typeof hint === "string" ? `${text}\nHint: ${hint}` : text;
+}
+
+function describeBody(err: unknown): string {
   if (err instanceof KrakeApiError) {
     const head = `${err.status} ${err.title ?? STATUS_CODES[err.status] ?? "Error"}`;
     const lines = [`Error: ${head}: ${err.detail}`];

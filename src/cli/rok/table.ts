@@ -49,22 +49,38 @@ function fitWidths(natural: number[], total: number): number[] {
   }
 }
 
-/** Renders rows (the first one a header when `header` is true) as a bordered table. */
-export function renderTable(rows: string[][], header: boolean, width = terminalWidth()): string {
+/** Widths of the columns of `rows` (cells may span lines) fitted to `width`. */
+export function columnWidths(rows: string[][], width = terminalWidth()): number[] {
   const columns = Math.max(...rows.map((r) => r.length), 1);
   const natural = Array.from({ length: columns }, (_, c) =>
     Math.max(1, ...rows.map((r) => Math.max(0, ...(r[c] ?? "").split("\n").map((l) => l.length)))),
   );
-  const widths = fitWidths(natural, width);
-  const rule = (ch: string) => "+" + widths.map((w) => ch.repeat(w + 2)).join("+") + "+";
-  const lines = [rule("-")];
+  return fitWidths(natural, width);
+}
+
+/** A horizontal rule of a table with these column widths: `-` between rows, `=` under the header. */
+export function tableRule(widths: number[], ch: "-" | "=" = "-"): string {
+  return "+" + widths.map((w) => ch.repeat(w + 2)).join("+") + "+";
+}
+
+/** The lines of one row, its cells wrapped to the column widths (without the rule under it). */
+export function tableRowLines(row: string[], widths: number[]): string[] {
+  const cells = widths.map((w, c) => wrap(row[c] ?? "", w));
+  const height = Math.max(...cells.map((c) => c.length));
+  const lines: string[] = [];
+  for (let l = 0; l < height; l++) {
+    lines.push("| " + cells.map((cell, c) => (cell[l] ?? "").padEnd(widths[c])).join(" | ") + " |");
+  }
+  return lines;
+}
+
+/** Renders rows (the first one a header when `header` is true) as a bordered table. */
+export function renderTable(rows: string[][], header: boolean, width = terminalWidth()): string {
+  const widths = columnWidths(rows, width);
+  const lines = [tableRule(widths)];
   rows.forEach((row, i) => {
-    const cells = widths.map((w, c) => wrap(row[c] ?? "", w));
-    const height = Math.max(...cells.map((c) => c.length));
-    for (let l = 0; l < height; l++) {
-      lines.push("| " + cells.map((cell, c) => (cell[l] ?? "").padEnd(widths[c])).join(" | ") + " |");
-    }
-    lines.push(rule(header && i === 0 ? "=" : "-"));
+    lines.push(...tableRowLines(row, widths));
+    lines.push(tableRule(widths, header && i === 0 ? "=" : "-"));
   });
   return lines.join("\n") + "\n";
 }

@@ -20,7 +20,7 @@ import {
   withCheck,
 } from "../schema.js";
 import { defineKind, type Column } from "../kind.js";
-import { baseColumns, resourceSchema } from "./common.js";
+import { baseColumns, metricRefsCell, resourceSchema } from "./common.js";
 import {
   checkClusterTosca,
   checkLabelConstraints,
@@ -225,6 +225,8 @@ const templateColumns: Column[] = [
   { header: "clusters", value: (o) => `${o.spec.clusters.min}..${o.spec.clusters.max}` },
   { header: "workers", value: (o) => `${o.spec.workers.initial} (${o.spec.workers.input})` },
   { header: "labels_given", value: "spec.labels", wide: true },
+  { header: "inputs", value: "spec.inputs", detail: true },
+  { header: "metrics", value: (o) => metricRefsCell(o.spec.metrics), detail: true },
   { header: "cloud label constraints", value: "spec.constraints.cloud.labels", detail: true },
   { header: "cloud metric constraints", value: "spec.constraints.cloud.metrics", detail: true },
   { header: "autoscaling", value: (o) => autoscalingCell(o.spec.autoscaling), wide: true },

@@ -1,21 +1,39 @@
 /**
  * `rok kubernetes` (`kube`): applications and clusters (cli.md §2.1, §2.2).
  */
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
+import { parse as parseYaml } from "yaml";
 import { KrakeApiError } from "../../../client/index.js";
 import type { KindDef, Resource } from "../../../resources/kind.js";
-import { Application, Cloud, Cluster, GlobalCloud } from "../../../resources/registry.js";
+import {
+  Application,
+  Cloud,
+  Cluster,
+  ClusterTemplate,
+  GlobalCloud,
+  GlobalClusterTemplate,
+} from "../../../resources/registry.js";
 import { parseLabelConstraint, parseMetricConstraint } from "../../../resources/validators/constraints.js";
 import { splitValues } from "../argv.js";
+import {
+  applyAutoscaling,
+  autoscalingOptions,
+  checkAutoscalingFlags,
+  wholeNumber,
+  type Policy,
+} from "../autoscaling.js";
 import {
   aKind,
   addGet,
   addList,
+  addReadDelete,
   collect,
   context,
+  getModifyPut,
   leaf,
   many,
   metricRefs,
+  nsOf,
   pair,
   parseLabels,
   print,
@@ -25,8 +43,10 @@ import {
   type LeafFlags,
   type MetricRef,
 } from "../common.js";
-import { CliError } from "../errors.js";
+import { CliError, withHint } from "../errors.js";
+import { appendedEvents, eventStream, eventsOf, followObject, renderEvents } from "../events.js";
 import { readYamlDocuments, readYamlMapping } from "../files.js";
+import { parseFormat } from "../output.js";
 import { readKubeconfig } from "../kubeconfig.js";
 import { parseDuration, progressFor, waitFor } from "../wait.js";
 
@@ -627,17 +647,20 @@ function clusterCommands(kube: Command): void {
   );
   cloudConstraintOptions(create);
   backoffOptions(create);
+  autoscalingOptions(create, { update: false, pool: true });
   waitOptions(create, CLUSTER_CREATE_WAIT)
     .addHelpText(
       "after",
       example(
         "kube cluster create -f im-cluster.yaml my-cluster",
         "kube cluster create -f im-cluster.yaml -L location=DE --inherit-labels --wait my-cluster",
+        "kube cluster create -f im-cluster.yaml --autoscale 1:5 --scale-down-idle 300 my-cluster",
       ),
     )
     .action(
       run(async (name: string, flags: LeafFlags) => {
         const wait = waitRequest(flags, CLUSTER_CREATE_WAIT);
+        const autoscaling = applyAutoscaling(null, flags, { name: "the new cluster", creating: true });
         const tosca = readYamlMapping(flags.file, "--file");
         const ctx = context(flags);
         const body = {
@@ -658,6 +681,7 @@ function clusterCommands(kube: Command): void {
             constraints: {
               cloud: { labels: flags.cloudLabelConstraint ?? [], metrics: flags.cloudMetricConstraint ?? [] },
             },
+            ...(autoscaling ? { autoscaling } : {}),
           },
         };
         const created = await ctx.client.kind(def).create(body, ctx.namespace);
@@ -680,18 +704,22 @@ function clusterCommands(kube: Command): void {
   labelOption(update);
   backoffOptions(update);
   cloudConstraintOptions(update);
+  autoscalingOptions(update, { update: true, pool: true });
   waitOptions(update, CLUSTER_UPDATE_WAIT)
     .addHelpText(
       "after",
       example(
         "kube cluster update -f im-cluster-scale-up.yaml --wait my-cluster",
         "kube cluster update -l location=DE my-cluster",
+        "kube cluster update --autoscale 2:8 --max-concurrent-boots 3 my-cluster",
+        "kube cluster update --no-autoscale -f im-cluster-3-workers.yaml my-cluster",
       ),
     )
     .action(
       run(async (name: string, flags: LeafFlags) => {
         const wait = waitRequest(flags, CLUSTER_UPDATE_WAIT);
         if (flags.context && !flags.kubeconfig) throw new CliError("--context needs --kubeconfig");
+        checkAutoscalingFlags(flags);
         const tosca = flags.file ? readYamlMapping(flags.file, "--file") : undefined;
         const kubeconfig = flags.kubeconfig
           ? readKubeconfig(flags.kubeconfig, flags.context).kubeconfig
@@ -705,6 +733,11 @@ function clusterCommands(kube: Command): void {
           name,
           (obj) => {
             const spec = obj.spec as Record<string, any>;
+            const autoscaling = applyAutoscaling(spec.autoscaling ?? null, flags, {
+              name: `Cluster ${name}`,
+              creating: false,
+            });
+            if (autoscaling !== undefined) spec.autoscaling = autoscaling;
             if (tosca) spec.tosca = tosca;
             if (kubeconfig) spec.kubeconfig = kubeconfig;
             if (flags.removeExistingLabels) obj.metadata.labels = {};
@@ -722,7 +755,9 @@ function clusterCommands(kube: Command): void {
             Object.assign(spec, backoffValues(flags, false));
           },
           wait,
-        );
+        ).catch((err) => {
+          throw workerCountHint(err);
+        });
       }),
     );
 
@@ -735,15 +770,353 @@ function clusterCommands(kube: Command): void {
 
   addList(group, def, "kube cluster");
   addGet(group, def, "kube cluster", withInherited);
+  addEvents(group, def, "kube cluster");
+}
+
+/**
+ * The API refuses a TOSCA whose worker input changed while the autoscaler owns the count (422 naming
+ * `spec.tosca.topology_template.inputs.<input>.default`); say which flags do what the user meant.
+ */
+function workerCountHint(err: unknown): unknown {
+  const owned = /^spec\.tosca\.topology_template\.inputs\.[^.]+\.default$/;
+  if (err instanceof KrakeApiError && err.status === 422 && err.errors?.some((e) => owned.test(e.path)))
+    return withHint(
+      err,
+      "the autoscaler sets this cluster's worker count. Change its bounds with --autoscale MIN:MAX, " +
+        "or add --no-autoscale to this update to set the count with -f yourself.",
+    );
+  return err;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Events
+
+/** `events NAME [--watch]`: the decisions recorded in the object's status.events (docs/autoscaling.md). */
+function addEvents(group: Command, def: KindDef, path: string): void {
+  const what = def.kind.toLowerCase();
+  leaf(
+    group
+      .command("events")
+      .argument("<name>")
+      .description(
+        `Show the event history of ${aKind(def)}: what the controllers decided about it, newest last`,
+      ),
+    { namespaced: def.namespaced },
+  )
+    .option("-w, --watch", "after the history, print each new event as it is recorded, until Ctrl-C")
+    .addHelpText(
+      "after",
+      "\nColumns: time (UTC), type (Normal or Warning), reason, message, source (the controller that decided).\n" +
+        "-o json|yaml print the list; with --watch, one JSON object per line or one YAML document per event.\n" +
+        example(
+          `${path} events my-${what}`,
+          `${path} events --watch my-${what}`,
+          `${path} events my-${what} -o json`,
+        ),
+    )
+    .action(
+      run(async (name: string, flags: LeafFlags) => {
+        if (parseFormat(flags.output) === "name")
+          throw new CliError("-o name does not apply to events (choose table, wide, json or yaml)", 2);
+        const ctx = context(flags);
+        const format = ctx.format === "json" || ctx.format === "yaml" ? ctx.format : "table";
+        const kc = ctx.client.kind(def);
+        const obj = await kc.get(name, nsOf(def, ctx));
+        const history = eventsOf(obj);
+        const label = `${def.kind} ${def.namespaced ? `${obj.metadata.namespace}/` : ""}${name}`;
+        if (!flags.watch) {
+          if (format === "table" && history.length === 0) process.stderr.write(`No events for ${label}.\n`);
+          else process.stdout.write(renderEvents(history, format));
+          return;
+        }
+        const stream = eventStream(format, history, (text) => process.stdout.write(text));
+        stream.add(history);
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        process.once("SIGINT", stop);
+        try {
+          let seen = history;
+          const end = await followObject(kc, obj, abort.signal, (o) => {
+            const current = eventsOf(o);
+            stream.add(appendedEvents(seen, current));
+            seen = current;
+          });
+          if (end === "deleted") process.stderr.write(`${label} was deleted.\n`);
+        } finally {
+          process.off("SIGINT", stop);
+        }
+      }),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cluster templates (docs/autoscaling.md): how Krake may create clusters on its own
+
+/** `--input NAME=VALUE` → the input's value, read as a YAML scalar (`4`, `true`, `8 GB`, `"007"`). */
+function parseInput(value: string, previous: [string, unknown][] = []): [string, unknown][] {
+  const i = value.indexOf("=");
+  if (i <= 0) throw new InvalidArgumentError(`expected NAME=VALUE, got '${value}'`);
+  const text = value.slice(i + 1);
+  let parsed: unknown;
+  try {
+    // YAML 1.1, as the TOSCA files are read (files.ts): a value means on the command line what it means there.
+    parsed = text.trim() === "" ? "" : parseYaml(text, { version: "1.1" });
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `the value of '${value.slice(0, i)}' is not YAML: ${(err as Error).message.split("\n")[0]}`,
+    );
+  }
+  // A YAML 1.1 timestamp would become a Date: the input gets the text as written, as JSON would carry it.
+  if (parsed instanceof Date) parsed = text.trim();
+  if (parsed !== null && typeof parsed === "object")
+    throw new InvalidArgumentError(
+      `the value of '${value.slice(0, i)}' must be a scalar (a number, a string, true or false)`,
+    );
+  return [...previous, [value.slice(0, i).trim(), parsed]];
+}
+
+function templateOptions(cmd: Command, update: boolean): Command {
+  cmd
+    .option(
+      "-f, --file <file>",
+      update
+        ? "new TOSCA template of the clusters (replaces the current one)"
+        : "TOSCA template of the clusters (as for kube cluster create)",
+    )
+    .option(
+      "--spec-file <file>",
+      update
+        ? "replace the whole spec with this YAML (a spec mapping, or a template document); other flags apply on top"
+        : "the whole spec as YAML (a spec mapping, or a template document); other flags apply on top",
+    )
+    .option(
+      "--input <name=value>",
+      "value of a TOSCA input, written into its default; read as YAML: 4, true, '8 GB' (repeatable)",
+      parseInput,
+    );
+  if (update)
+    cmd.option("--remove-existing-inputs", "drop the current input values before adding --input ones");
+  cmd.option("-l, --label <key=value>", "label of the clusters it creates (repeatable)", collect);
+  if (update) cmd.option("--remove-existing-labels", "drop the current labels before adding -l ones");
+  cmd
+    .option("--inherit-labels", "created clusters carry their cloud's labels too (default)")
+    .option("--no-inherit-labels", "created clusters carry only the template's labels")
+    .option(
+      "--metric <metric>",
+      "NAME WEIGHT: a metric of the clusters it creates, and its weight (repeatable)",
+      pair,
+    )
+    .option(
+      "--global-metric <metric>",
+      "NAME WEIGHT: a global metric of the clusters it creates (repeatable)",
+      pair,
+    );
+  if (update) cmd.option("--remove-existing-metrics", "drop the current metrics before adding new ones");
+  cmd
+    .option("--inherit-metrics", "created clusters carry their cloud's metrics too (default)")
+    .option("--no-inherit-metrics", "created clusters carry only the template's metrics");
+  cloudConstraintOptions(cmd);
+  if (update)
+    cmd
+      .option("--remove-existing-cloud-label-constraints", "drop the current cloud label constraints")
+      .option("--remove-existing-cloud-metric-constraints", "drop the current cloud metric constraints");
+  cmd
+    .option(
+      "--min-clusters <n>",
+      "auto-created clusters of this template kept alive even when empty (default 0)",
+      wholeNumber("a number of clusters"),
+    )
+    .option(
+      "--max-clusters <n>",
+      "auto-created clusters of this template alive at once, at most (default 3)",
+      wholeNumber("a number of clusters", 1),
+    )
+    .option(
+      "--retention <seconds>",
+      "how long an emptied auto-created cluster is kept (default 600)",
+      wholeNumber("seconds"),
+    )
+    .option("--workers-input <name>", "TOSCA input holding the worker count (default wn_num)")
+    .option("--workers-system <name>", "TOSCA Compute node of the workers (default wn)")
+    .option(
+      "--initial-workers <n>",
+      "workers of a new cluster (default 1)",
+      wholeNumber("a number of workers"),
+    )
+    .option(
+      "--worker-cpu <quantity>",
+      "allocatable cpu of one worker, e.g. 4 or 3500m (default: from the TOSCA)",
+    )
+    .option(
+      "--worker-memory <quantity>",
+      "allocatable memory of one worker, e.g. 7Gi (default: from the TOSCA)",
+    )
+    .option("--worker-pods <n>", "pods one worker can run (default 110)", wholeNumber("a number of pods", 1));
+  return autoscalingOptions(cmd, { update, pool: false });
+}
+
+/** `--spec-file`: a spec mapping, or a whole template document (its `spec` is taken). */
+function readSpecFile(path: string): Record<string, any> {
+  const doc = readYamlMapping(path, "--spec-file");
+  if ("spec" in doc && ("kind" in doc || "metadata" in doc)) {
+    const spec = doc.spec;
+    if (!spec || typeof spec !== "object" || Array.isArray(spec))
+      throw new CliError(`--spec-file: the spec of ${path} must be a YAML mapping`);
+    return spec as Record<string, any>;
+  }
+  return doc;
+}
+
+/** Sets the template spec fields the flags give, on `spec` (the stored one on update, merging as clusters do). */
+function applyTemplateFlags(
+  spec: Record<string, any>,
+  flags: LeafFlags,
+  tosca: Record<string, unknown> | undefined,
+  target: { name: string; creating: boolean },
+): void {
+  if (tosca) spec.tosca = tosca;
+  if (flags.removeExistingInputs) spec.inputs = {};
+  if (flags.input) spec.inputs = { ...(spec.inputs ?? {}), ...Object.fromEntries(flags.input) };
+  if (flags.removeExistingLabels) spec.labels = {};
+  if (flags.label) spec.labels = { ...(spec.labels ?? {}), ...parseLabels(flags.label) };
+  if (flags.inheritLabels !== undefined) spec.inherit_labels = flags.inheritLabels;
+  if (flags.removeExistingMetrics) spec.metrics = [];
+  const metrics = metricRefs(flags);
+  if (metrics) spec.metrics = mergeMetricRefs(spec.metrics ?? [], metrics);
+  if (flags.inheritMetrics !== undefined) spec.inherit_metrics = flags.inheritMetrics;
+  const cloud = ((spec.constraints ??= {}).cloud ??= {});
+  if (flags.removeExistingCloudLabelConstraints) cloud.labels = [];
+  if (flags.cloudLabelConstraint) cloud.labels = [...(cloud.labels ?? []), ...flags.cloudLabelConstraint];
+  if (flags.removeExistingCloudMetricConstraints) cloud.metrics = [];
+  if (flags.cloudMetricConstraint) cloud.metrics = [...(cloud.metrics ?? []), ...flags.cloudMetricConstraint];
+  if (flags.minClusters !== undefined || flags.maxClusters !== undefined) {
+    spec.clusters = { ...(spec.clusters ?? {}) };
+    if (flags.minClusters !== undefined) spec.clusters.min = flags.minClusters;
+    if (flags.maxClusters !== undefined) spec.clusters.max = flags.maxClusters;
+  }
+  if (flags.retention !== undefined) spec.retention = flags.retention;
+  const workers: [string, string][] = [
+    ["workersInput", "input"],
+    ["workersSystem", "system"],
+    ["initialWorkers", "initial"],
+    ["workerCpu", "cpu"],
+    ["workerMemory", "memory"],
+    ["workerPods", "pods"],
+  ];
+  for (const [flag, key] of workers)
+    if (flags[flag] !== undefined) spec.workers = { ...(spec.workers ?? {}), [key]: flags[flag] };
+  const policy: Policy | null | undefined = applyAutoscaling(spec.autoscaling ?? null, flags, target);
+  if (policy !== undefined) spec.autoscaling = policy;
+  // The API wants the policy to count the same workers as the template: keep them in step.
+  if (spec.autoscaling) {
+    spec.autoscaling.workers = {
+      ...spec.autoscaling.workers,
+      input: spec.workers?.input ?? "wn_num",
+      system: spec.workers?.system ?? "wn",
+    };
+  }
+}
+
+function templateCommands(parent: Command, def: KindDef, name: string, aliases: string[]): void {
+  const path = `kube ${name}`;
+  const createExample = `${path} create -f im-cluster.yaml --input wn_cpus=4 --max-clusters 3 --autoscale 1:5 small-k8s`;
+  const group = parent
+    .command(name)
+    .aliases(aliases)
+    .description(
+      `Manage ${def.kind} objects: the clusters Krake may create for ` +
+        (def.namespaced ? "the applications of its namespace" : "applications of every namespace"),
+    )
+    .addHelpText("after", example(createExample, `${path} list`));
+
+  templateOptions(
+    leaf(
+      group
+        .command("create")
+        .argument("<name>")
+        .description(`Create ${aKind(def)} from a TOSCA template`),
+      {
+        namespaced: def.namespaced,
+      },
+    ),
+    false,
+  )
+    .addHelpText(
+      "after",
+      example(
+        createExample,
+        `${path} create -f im-cluster.yaml -L location=DE -l tier=burst --worker-cpu 4 --worker-memory 7Gi burst`,
+        `${path} create --spec-file template-spec.yaml small-k8s`,
+      ),
+    )
+    .action(
+      run(async (objName: string, flags: LeafFlags) => {
+        checkAutoscalingFlags(flags);
+        const spec = flags.specFile ? readSpecFile(flags.specFile) : {};
+        const tosca = flags.file ? readYamlMapping(flags.file, "--file") : undefined;
+        if (!tosca && !spec.tosca)
+          throw new CliError(
+            "a template needs a TOSCA template: give -f FILE (or a --spec-file with a tosca)",
+            2,
+          );
+        applyTemplateFlags(spec, flags, tosca, { name: `the new ${def.kind}`, creating: true });
+        const ctx = context(flags);
+        const body = {
+          api: def.group,
+          kind: def.kind,
+          metadata: { name: objName, ...(def.namespaced ? { namespace: ctx.namespace } : {}) },
+          spec,
+        };
+        print(def, await ctx.client.kind(def).create(body, nsOf(def, ctx)), ctx.format);
+      }),
+    );
+
+  templateOptions(
+    leaf(
+      group
+        .command("update")
+        .argument("<name>")
+        .description(`Update ${aKind(def)} (GET, modify, PUT)`),
+      {
+        namespaced: def.namespaced,
+      },
+    ),
+    true,
+  )
+    .addHelpText(
+      "after",
+      example(
+        `${path} update --max-clusters 5 --input wn_cpus=8 --worker-cpu 8 small-k8s`,
+        `${path} update -f im-cluster-v2.yaml small-k8s`,
+        `${path} update --no-autoscale small-k8s`,
+      ),
+    )
+    .action(
+      run(async (objName: string, flags: LeafFlags) => {
+        checkAutoscalingFlags(flags);
+        const specFile = flags.specFile ? readSpecFile(flags.specFile) : undefined;
+        const tosca = flags.file ? readYamlMapping(flags.file, "--file") : undefined;
+        const ctx = context(flags);
+        const updated = await getModifyPut(ctx, def, objName, (obj: Resource) => {
+          if (specFile) obj.spec = specFile;
+          applyTemplateFlags(obj.spec, flags, tosca, { name: `${def.kind} ${objName}`, creating: false });
+        });
+        print(def, updated, ctx.format);
+      }),
+    );
+
+  addReadDelete(group, def, path);
 }
 
 export function kubeCommand(program: Command): Command {
   const kube = program
     .command("kubernetes")
     .alias("kube")
-    .description("Kubernetes applications and clusters")
+    .description("Kubernetes applications, clusters and cluster templates")
     .addHelpText("after", example("kube cluster list", "kube app get echo-demo"));
   applicationCommands(kube);
   clusterCommands(kube);
+  templateCommands(kube, ClusterTemplate, "template", ["tmpl"]);
+  templateCommands(kube, GlobalClusterTemplate, "gtemplate", ["gtmpl"]);
   return kube;
 }
