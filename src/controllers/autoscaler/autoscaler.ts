@@ -33,7 +33,7 @@ import { formatMemory } from "../../kube/quantity.js";
 import { MetricsCache } from "../../metrics/index.js";
 import { scalableNodes } from "../../providers/im/scaling.js";
 import { ProviderError } from "../../providers/provider.js";
-import { EVENTS_KEPT } from "../../resources/kinds/autoscaling.js";
+import { withEvent } from "../../controller/events.js";
 import type { Resource } from "../../resources/kind.js";
 import {
   Cloud,
@@ -65,7 +65,6 @@ import {
   planScaleUp,
   podsToMove,
   removalCandidates,
-  withEvent,
   workerShape,
   workersFor,
   type AutoscalingStatus,
@@ -245,17 +244,13 @@ export class Autoscaler extends Controller {
     }
     const message = "autoscaling removed: the worker count is the TOSCA's again";
     const next = { ...cluster, status: { ...cluster.status, autoscaling: null } };
-    next.status.events = withEvent(
-      cluster.status.events,
-      {
-        time: new Date().toISOString(),
-        type: "Normal",
-        reason: "AutoscalingDisabled",
-        message,
-        source: SOURCE,
-      },
-      EVENTS_KEPT,
-    );
+    next.status.events = withEvent(cluster.status.events, {
+      time: new Date().toISOString(),
+      type: "Normal",
+      reason: "AutoscalingDisabled",
+      message,
+      source: SOURCE,
+    });
     this.clusters.observeWrite(await this.api(Cluster).updateStatus(next, { signal }));
     this.ctx.log.info({ cluster: key }, "autoscaling handed the worker count back");
   }
@@ -813,8 +808,7 @@ export class Autoscaler extends Controller {
     time = new Date().toISOString(),
   ): Promise<Resource> {
     const status = { ...cluster.status, autoscaling };
-    if (event)
-      status.events = withEvent(cluster.status.events, { time, source: SOURCE, ...event }, EVENTS_KEPT);
+    if (event) status.events = withEvent(cluster.status.events, { time, source: SOURCE, ...event });
     const written = await this.api(Cluster).updateStatus({ ...cluster, status }, { signal });
     this.clusters.observeWrite(written);
     return written;

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { withEvent } from "../../controller/events.js";
 import type { NodeCapacity } from "../cluster/capacity.js";
 import {
   checkDrain,
@@ -9,7 +10,6 @@ import {
   planScaleUp,
   podsToMove,
   removalCandidates,
-  withEvent,
   workerShape,
   workersFor,
   type ClusterEvent,
@@ -216,7 +216,7 @@ describe("autoscaler decisions", () => {
       source: "autoscaler",
     });
     let events: ClusterEvent[] = [];
-    for (let i = 0; i < 55; i++) events = withEvent(events, e(i), 50);
+    for (let i = 0; i < 55; i++) events = withEvent(events, e(i));
     assert.equal(events.length, 50);
     assert.equal(events[0].message, "5");
     assert.equal(events.at(-1)!.message, "54");

@@ -50,13 +50,8 @@ export interface AutoscalingStatus {
   message: string | null;
 }
 
-export interface ClusterEvent {
-  time: string;
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-  source: string;
-}
+import type { ObjectEvent as ClusterEvent } from "../../controller/events.js";
+export type { ClusterEvent };
 
 export const PODS_PER_NODE = 110;
 
@@ -263,9 +258,4 @@ export function checkDrain(
     node.pods -= 1;
   }
   return { ok: true, pods: moving };
-}
-
-/** The history with `event` appended, the last `keep` kept. */
-export function withEvent(events: readonly ClusterEvent[] | undefined, event: ClusterEvent, keep: number) {
-  return [...(events ?? []), event].slice(-keep);
 }

@@ -24,6 +24,7 @@
  */
 import { randomInt } from "node:crypto";
 import { KrakeApiError } from "../../client/index.js";
+import { withEvent } from "../../controller/events.js";
 import {
   Controller,
   StaleObjectError,
@@ -91,7 +92,6 @@ import {
   templateShape,
   templateTitle,
   templateWorkers,
-  withEvent,
   type Plan,
   type TemplateRef,
 } from "./templates.js";

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { withEvent } from "../../controller/events.js";
 import { workerCount } from "../../kube/cluster-tosca.js";
 import type { Resource } from "../../resources/kind.js";
 import { effectiveCluster } from "./inherit.js";
@@ -17,7 +18,6 @@ import {
   templateRefOf,
   templateShape,
   templateWorkers,
-  withEvent,
   type ClusterEvent,
 } from "./templates.js";
 

@@ -5,7 +5,6 @@
  */
 import { systemShape, withInputs, workerCount } from "../../kube/cluster-tosca.js";
 import type { Resource } from "../../resources/kind.js";
-import { EVENTS_KEPT } from "../../resources/kinds/autoscaling.js";
 import { templateWorkerShape } from "../../resources/validators/autoscaling.js";
 import type { WorkerShape } from "./room.js";
 
@@ -181,22 +180,12 @@ export function explainTemplates(
 // ---------------------------------------------------------------------------------------------------------
 // Events and retention
 
-export interface ClusterEvent {
-  time: string;
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-  source: string;
-}
+import type { ObjectEvent as ClusterEvent } from "../../controller/events.js";
+export type { ClusterEvent };
 
 export const EVENT_SOURCE = "scheduler";
 /** The scheduler's events that say whether an auto-created cluster is in use. */
 export const OCCUPANCY_EVENTS = new Set(["Created", "InUse", "Idle"]);
-
-/** `events` with `event` appended, the last {@link EVENTS_KEPT} kept. */
-export function withEvent(events: ClusterEvent[] | undefined, event: ClusterEvent): ClusterEvent[] {
-  return [...(events ?? []), event].slice(-EVENTS_KEPT);
-}
 
 /**
  * Since when the cluster has been idle, as its events record it: the time of the scheduler's last occupancy
