@@ -7,8 +7,13 @@
  *   own `krake controller scheduler` process. Targets: all bound in < 60 s from the first create, scheduler
  *   peak RSS < 400 MB.
  *
+ * Every cluster reports its capacity (status.capacity, as the cluster controller writes it) and every app
+ * requests cpu and memory, so each decision also runs the capacity filter; `--no-capacity` leaves both out
+ * (the placement of issue 5, for comparison).
+ *
  * Prints a Markdown section for docs/performance.md on stdout; progress on stderr. Flags:
  *   --clusters N (1000)  --apps N (10000)  --decisions N (300)  --quick (100 clusters, 1,000 apps)
+ *   --no-capacity
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +43,28 @@ const quick = args.includes("--quick");
 const CLUSTERS = flag("--clusters", quick ? 100 : 1000);
 const APPS = flag("--apps", quick ? 1000 : 10_000);
 const DECISIONS = flag("--decisions", quick ? 100 : 300);
+const CAPACITY = !args.includes("--no-capacity");
+
+/** Three 16-CPU workers: room for 480 of the apps below, so the filter compares but rarely excludes. */
+const capacity = () => {
+  const node = (name: string) => ({
+    name,
+    worker: true,
+    schedulable: true,
+    ready: true,
+    allocatable: { cpu_millis: 16_000, memory_bytes: 64 * 2 ** 30, pods: 110 },
+    requested: { cpu_millis: 0, memory_bytes: 0, pods: 0 },
+    workload_pods: 0,
+    idle_since: null,
+  });
+  return {
+    observed: new Date().toISOString(),
+    allocatable: { cpu_millis: 48_000, memory_bytes: 192 * 2 ** 30, pods: 330 },
+    requested: { cpu_millis: 0, memory_bytes: 0, pods: 0 },
+    unschedulable: { cpu_millis: 0, memory_bytes: 0, pods: 0 },
+    nodes: [node("n1"), node("n2"), node("n3")],
+  };
+};
 /** e.g. `--node-flags=--max-old-space-size=200`: V8 flags for the scheduler process of the burst. */
 const SCHEDULER_NODE_FLAGS = args
   .filter((a) => a.startsWith("--node-flags="))
@@ -82,15 +109,37 @@ async function seed(client: KrakeClient, ns: string) {
         ns,
       );
       c.status.state = "ONLINE";
+      if (CAPACITY) c.status.capacity = capacity();
       await client.kind(Cluster).updateStatus(c);
     },
   );
 }
 
+const workload = (name: string) =>
+  CAPACITY
+    ? {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: {
+              containers: [
+                { name: "c", image: "x", resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+              ],
+            },
+          },
+        },
+      }
+    : { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { k: "v" } };
+
 const app = (name: string) => ({
   metadata: { name },
   spec: {
-    manifest: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { k: "v" } }],
+    manifest: [workload(name)],
     constraints: { cluster: { labels: ["zone in (z1, z2, z3, z4, z5, z6, z7, z8)"], metrics: ["m1 < 0.5"] } },
   },
 });

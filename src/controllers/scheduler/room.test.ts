@@ -163,6 +163,22 @@ describe("commitments: what applications hold on each cluster", () => {
     assert.equal(c.occupants("ns/c2"), 0);
   });
 
+  it("stamps every change of a cluster's holdings, never reusing a stamp after the cluster emptied", () => {
+    const c = new Commitments();
+    assert.equal(c.stamp("ns/c1"), 0);
+    c.observe("ns/a", app("a", "1", { scheduled_to: "c1" }), req(1));
+    const first = c.stamp("ns/c1");
+    assert.ok(first > 0);
+    assert.equal(c.holds("ns/c1", "ns/a"), true);
+    c.observe("ns/x", app("x", "2", { scheduled_to: "c2" }), req(1));
+    assert.equal(c.stamp("ns/c1"), first, "another cluster's change leaves it alone");
+    c.remove("ns/a");
+    assert.equal(c.stamp("ns/c1"), 0);
+    c.observe("ns/b", app("b", "3", { scheduled_to: "c1" }), req(2));
+    assert.ok(c.stamp("ns/c1") > first, "a cached figure of the old holdings can never match again");
+    assert.equal(c.holds("ns/c1", "ns/a"), false);
+  });
+
   it("a decision counts at once; only a newer version from the informer replaces it; a failed write reverts", () => {
     const c = new Commitments();
     c.observe("ns/a", app("a", "5"), req(1));

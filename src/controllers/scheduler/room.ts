@@ -163,7 +163,7 @@ interface Totals {
   committed: Resources;
   apps: Set<string>;
   waiting: Set<string>;
-  /** Bumped on every change: the cached `seen` sum is valid for one version and one observation time. */
+  /** Stamped on every change from one clock for all clusters, so a stamp is never reused (see `stamp`). */
   version: number;
   seen?: { version: number; at: number; sum: Resources };
 }
@@ -190,6 +190,7 @@ export function newerVersion(a: string | null | undefined, b: string | null | un
 export class Commitments {
   private readonly apps = new Map<string, Entry>();
   private readonly totals = new Map<string, Totals>();
+  private clock = 0;
 
   /** `onOccupancy(cluster)`: the cluster went from no application to some, or back. */
   constructor(private readonly onOccupancy: (cluster: string) => void = () => {}) {}
@@ -260,6 +261,19 @@ export class Commitments {
     return sum;
   }
 
+  /**
+   * Changes whenever what the applications hold on the cluster changes (0: nothing held), and never comes
+   * back to an earlier value: a figure computed at one stamp is valid as long as the stamp is the same.
+   */
+  stamp(cluster: string): number {
+    return this.totals.get(cluster)?.version ?? 0;
+  }
+
+  /** Whether the application holds something on the cluster. */
+  holds(cluster: string, app: string): boolean {
+    return this.totals.get(cluster)?.apps.has(app) ?? false;
+  }
+
   /** How many applications are bound to, scheduled to or waiting for the cluster. */
   occupants(cluster: string): number {
     return this.totals.get(cluster)?.apps.size ?? 0;
@@ -298,7 +312,7 @@ export class Commitments {
         t = { committed: NO_RESOURCES, apps: new Set(), waiting: new Set(), version: 0 };
         this.totals.set(cluster, t);
       }
-      t.version++;
+      t.version = ++this.clock;
       t.committed = addResources(t.committed, c.request, sign);
       if (sign > 0) {
         t.apps.add(app);
