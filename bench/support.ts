@@ -15,6 +15,11 @@ export const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** The benchmark's command-line arguments, and `--name N` read as a number (or `dflt`). */
 export const args = process.argv.slice(2);
+/** The value after `name` on the command line (`--profile DIR`), or undefined. */
+export const option = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 export const flag = (name: string, dflt: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;

@@ -27,6 +27,7 @@ import {
   cpuSeconds,
   flag,
   log,
+  option,
   peakRssMb,
   pool,
   startApi,
@@ -42,7 +43,7 @@ const APPS = flag("--apps", quick ? 200 : 2000);
 const TIMEOUT_MS = flag("--timeout", 300) * 1000;
 const STEADY_S = flag("--steady", quick ? 5 : 20);
 const NS = "bench";
-const PROFILE_DIR = args.includes("--profile") ? args[args.indexOf("--profile") + 1] : undefined;
+const PROFILE_DIR = option("--profile");
 
 async function reconciles(metricsUrl: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();

@@ -26,6 +26,7 @@ import {
   flag,
   cpuSeconds,
   log,
+  option,
   median,
   peakRssMb,
   pool,
@@ -42,7 +43,7 @@ const ROUNDS = flag("--rounds", quick ? 1 : 5);
 const NS = "bench";
 const TIMEOUT_MS = flag("--timeout", 180) * 1000;
 /** `--profile DIR`: the infrastructure controller runs under `node --cpu-prof` writing into DIR. */
-const PROFILE_DIR = args.includes("--profile") ? args[args.indexOf("--profile") + 1] : undefined;
+const PROFILE_DIR = option("--profile");
 
 /** The infrastructure controller's reconciles so far: all, and those that failed (and were retried). */
 async function reconciles(metricsUrl: string): Promise<{ all: number; failed: number }> {

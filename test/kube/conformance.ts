@@ -35,28 +35,9 @@ export interface Reply {
   text: string;
 }
 
-/** Polls `check` until it returns something other than undefined, or fails after the deadline. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
-      );
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
+/** One poll-until for every Kubernetes test: the simulator's own tests use it too. */
+export { until } from "../../src/sandbox/kube/test-support.js";
+import { until } from "../../src/sandbox/kube/test-support.js";
 
 /** A client and a raw caller for one kubeconfig. */
 export function connect(kubeconfig: Record<string, unknown>) {
