@@ -5,7 +5,7 @@
  * a VM removed by a scale-down takes its node with it, and deleting the infrastructure removes the cluster.
  */
 import { stringify } from "yaml";
-import type { ImInfrastructureSnapshot, ImSimulator, ImVmSnapshot, VmState } from "./im/server.js";
+import type { ImMachinesSnapshot, ImSimulator, ImVmSnapshot, VmState } from "./im/server.js";
 import type { KubeSimulator, NodeSpec, SimulatedCluster } from "./kube/simulator.js";
 
 export interface ClusterLinkOptions {
@@ -69,7 +69,7 @@ export class ClusterLink {
   sync(): void {
     if (!this.im) return;
     const wanted = new Set<string>();
-    for (const inf of this.im.infrastructures()) {
+    for (const inf of this.im.machines()) {
       if (inf.kubernetesFrontEnds.length === 0 || inf.status !== "active") continue;
       const name = ClusterLink.clusterName(inf.id);
       const frontEnd = inf.vms.find((vm) => inf.kubernetesFrontEnds.includes(vm.system));
@@ -97,7 +97,7 @@ export class ClusterLink {
     return cluster;
   }
 
-  private syncNodes(inf: ImInfrastructureSnapshot, cluster: SimulatedCluster): void {
+  private syncNodes(inf: ImMachinesSnapshot, cluster: SimulatedCluster): void {
     const present = new Set(cluster.nodeNames());
     const live = new Map(inf.vms.map((vm) => [vm.hostname, vm]));
     for (const vm of inf.vms) {

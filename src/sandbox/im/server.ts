@@ -46,6 +46,7 @@ import {
   type Deployment,
   type ImDelays,
   type ImInfrastructureSnapshot,
+  type ImMachinesSnapshot,
   type VmState,
 } from "./state.js";
 import { ToscaParseError, parseToscaText } from "./tosca.js";
@@ -62,7 +63,13 @@ import {
   type WireResponse,
 } from "./wire.js";
 
-export type { ImDelays, ImInfrastructureSnapshot, ImVmSnapshot, VmState } from "./state.js";
+export type {
+  ImDelays,
+  ImInfrastructureSnapshot,
+  ImMachinesSnapshot,
+  ImVmSnapshot,
+  VmState,
+} from "./state.js";
 export type { ImTokenUser, ImUser } from "./auth.js";
 export type { ImVersion } from "./wire.js";
 export type { ValidationStyle } from "./errors.js";
@@ -210,6 +217,8 @@ export interface ImSimulator {
   /** Snapshot of every infrastructure (owners, status, state, VMs, last TOSCA…), for assertions. */
   infrastructures(): ImInfrastructureSnapshot[];
   infrastructure(id: string): ImInfrastructureSnapshot | undefined;
+  /** The VMs of every infrastructure, cheaply: for observers that look after every change. */
+  machines(): ImMachinesSnapshot[];
   /** How many requests each operation received (e.g. `stats().create`). */
   stats(): Partial<Record<ImOperation, number>>;
   clearRequests(): void;
@@ -557,6 +566,10 @@ class ImSimulatorServer implements ImSimulator {
 
   infrastructure(id: string): ImInfrastructureSnapshot | undefined {
     return this.backend.snapshot().find((inf) => inf.id === id);
+  }
+
+  machines(): ImMachinesSnapshot[] {
+    return this.backend.machines();
   }
 
   stats(): Partial<Record<ImOperation, number>> {

@@ -263,6 +263,12 @@ export interface ImInfrastructureSnapshot {
   calls: InfrastructureCalls;
 }
 
+/** The machines of one infrastructure: what {@link ImBackend.machines} reports. */
+export type ImMachinesSnapshot = Pick<
+  ImInfrastructureSnapshot,
+  "id" | "status" | "vms" | "kubernetesFrontEnds"
+>;
+
 /** Everything the backend needs from the simulator's options. */
 export interface BackendSettings {
   policy: CredentialPolicy;
@@ -1156,10 +1162,31 @@ export class ImBackend {
   /** A snapshot of every infrastructure the simulator remembers (including async-deleted ones). */
   snapshot(): ImInfrastructureSnapshot[] {
     return [...this.infs.values()].map((inf) => ({
-      id: inf.id,
+      ...this.machinesOf(inf),
       owners: inf.owners.map((o) => o.username),
-      status: inf.deleted ? "deleted" : inf.deleting ? "deleting" : "active",
       state: this.stateOf(inf).state,
+      removedVmIds: inf.vms.filter((vm) => vm.destroyed).map((vm) => vm.id),
+      lastTosca: inf.lastToscaText,
+      storedTosca: inf.tosca ? serializeTosca(inf.tosca) : null,
+      clouds: inf.clouds.map((c) => ({ id: c.id, type: c.type })),
+      createdAsync: inf.createdAsync,
+      contmsg: this.contMsgOf(inf, false),
+      calls: { ...inf.calls },
+    }));
+  }
+
+  /**
+   * Only what the machines are, for observers that look after every change (the sandbox's cluster link):
+   * no TOSCA serialisation, no contextualization log.
+   */
+  machines(): ImMachinesSnapshot[] {
+    return [...this.infs.values()].map((inf) => this.machinesOf(inf));
+  }
+
+  private machinesOf(inf: InfRecord): ImMachinesSnapshot {
+    return {
+      id: inf.id,
+      status: inf.deleted ? "deleted" : inf.deleting ? "deleting" : "active",
       vms: this.liveVms(inf).map((vm) => ({
         id: vm.id,
         system: vm.system,
@@ -1172,10 +1199,6 @@ export class ImBackend {
         privateIp: vm.privateIp,
         publicIp: vm.publicIp,
       })),
-      removedVmIds: inf.vms.filter((vm) => vm.destroyed).map((vm) => vm.id),
-      lastTosca: inf.lastToscaText,
-      storedTosca: inf.tosca ? serializeTosca(inf.tosca) : null,
-      clouds: inf.clouds.map((c) => ({ id: c.id, type: c.type })),
       kubernetesFrontEnds: inf.tosca
         ? [
             ...new Set(
@@ -1185,10 +1208,7 @@ export class ImBackend {
             ),
           ]
         : [],
-      createdAsync: inf.createdAsync,
-      contmsg: this.contMsgOf(inf, false),
-      calls: { ...inf.calls },
-    }));
+    };
   }
 
   private addContMsg(inf: InfRecord, message: string): void {
