@@ -6,11 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Command } from "commander";
-import * as prettier from "prettier";
 import { ENV_VARIABLES } from "../../src/api/config.js";
 import {
   environmentVariables,
-  KRAKE_REFERENCE,
   KRAKE_REFERENCE_FILE,
   KRAKE_REGENERATE_COMMAND,
   krakeOptionFacts,
@@ -18,8 +16,8 @@ import {
   referenceKrakeProgram,
   renderKrakeReference,
 } from "../../scripts/docs/render-krake-reference.js";
-import { repoRoot } from "../../scripts/docs/markdown.js";
 import { readReference } from "../../scripts/docs/stale.js";
+import { generatedDocumentTests } from "./generated.js";
 import { internalLinks } from "./links.js";
 
 function command(program: Command, name: string): Command {
@@ -48,16 +46,11 @@ function row(text: string, flags: string): string[] {
     .map((c) => c.trim());
 }
 
-test(`${KRAKE_REFERENCE_FILE} is the fresh rendering of the krake command definitions`, () => {
-  const report = krakeStaleReport(readReference(KRAKE_REFERENCE), renderKrakeReference());
-  if (report) assert.fail(report);
-});
-
-test("formatting the repository (npm run format) leaves the reference as generated", async () => {
-  const file = join(repoRoot(), KRAKE_REFERENCE_FILE);
-  const options = (await prettier.resolveConfig(file)) ?? {};
-  const fresh = renderKrakeReference();
-  assert.equal(await prettier.format(fresh, { ...options, filepath: file }), fresh);
+generatedDocumentTests({
+  file: KRAKE_REFERENCE_FILE,
+  source: "the krake command definitions",
+  render: () => renderKrakeReference(),
+  staleReport: krakeStaleReport,
 });
 
 test("the reference documents known commands and flags", () => {

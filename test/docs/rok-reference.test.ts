@@ -4,31 +4,22 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import * as prettier from "prettier";
 import { loadConfig } from "../../src/cli/rok/config.js";
 import { Application } from "../../src/resources/registry.js";
+import { generatedDocumentTests } from "./generated.js";
 import { internalLinks } from "./links.js";
 import {
   CONFIG_ENV,
   REGENERATE_COMMAND,
   referenceProgram,
   renderRokReference,
-  repoRoot,
   ROK_REFERENCE_FILE,
   staleReport,
 } from "../../scripts/docs/render-rok-reference.js";
-
-function readReference(): string | null {
-  try {
-    return readFileSync(join(repoRoot(), ROK_REFERENCE_FILE), "utf8");
-  } catch {
-    return null;
-  }
-}
 
 function find(program: Command, path: string[]): Command {
   let cmd = program;
@@ -50,16 +41,11 @@ function section(doc: string, heading: string): string {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-test(`${ROK_REFERENCE_FILE} is the fresh rendering of the rok command definitions`, () => {
-  const report = staleReport(readReference(), renderRokReference());
-  if (report) assert.fail(report);
-});
-
-test("formatting the repository (npm run format) leaves the reference as generated", async () => {
-  const file = join(repoRoot(), ROK_REFERENCE_FILE);
-  const options = (await prettier.resolveConfig(file)) ?? {};
-  const fresh = renderRokReference();
-  assert.equal(await prettier.format(fresh, { ...options, filepath: file }), fresh);
+generatedDocumentTests({
+  file: ROK_REFERENCE_FILE,
+  source: "the rok command definitions",
+  render: () => renderRokReference(),
+  staleReport,
 });
 
 test("the reference documents known commands, aliases and flags", () => {
