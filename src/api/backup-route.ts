@@ -41,7 +41,7 @@ export function registerBackupRoute(app: FastifyInstance, deps: BackupRouteDeps)
     method: "GET",
     url: "/backup",
     onRequest: async (req: FastifyRequest) => {
-      req.user = auth.authenticate(req);
+      req.user = await auth.authenticate(req);
       authorizeBackup(auth, req.user);
     },
     handler: async (req, reply) => {

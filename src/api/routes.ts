@@ -92,7 +92,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
           method,
           url,
           onRequest: async (req) => {
-            req.user = auth.authenticate(req);
+            req.user = await auth.authenticate(req);
             const access = h.access(req);
             if (access === "list-all") req.listScope = auth.listAllScope(req.user, def.group, def.plural);
             else {

@@ -12,7 +12,8 @@ import { registerRoutes } from "./routes.js";
 import { registerBackupRoute } from "./backup-route.js";
 import { ResourceService } from "./service.js";
 import { WatchHub } from "./watch.js";
-import { Auth } from "./auth/index.js";
+import { Auth, type Authenticator } from "./auth/index.js";
+import { staticUserAuthenticator, tlsClientCertAuthenticator } from "./auth/authenticator.js";
 import { RbacCache } from "./auth/rbac.js";
 import { openApiDocument } from "./openapi.js";
 import type { ApiConfig } from "./config.js";
@@ -35,7 +36,20 @@ const REDACT = [
   "*.secret",
 ];
 
-export async function buildApiApp(config: ApiConfig, store: Store, logger: Logger): Promise<{
+export interface BuildOptions {
+  /** Tried before the configured ones: identities of in-process callers (`krake up`'s controllers). */
+  authenticators?: Authenticator[];
+}
+
+/** The configured authenticators, in Krake's precedence: static, then TLS client certificates. */
+export function configuredAuthenticators(config: ApiConfig): Authenticator[] {
+  const chain: Authenticator[] = [];
+  if (config.authentication.staticUser) chain.push(staticUserAuthenticator(config.authentication.staticUser));
+  if (config.tls.enabled && config.tls.clientCa) chain.push(tlsClientCertAuthenticator());
+  return chain;
+}
+
+export async function buildApiApp(config: ApiConfig, store: Store, logger: Logger, options: BuildOptions = {}): Promise<{
   app: FastifyInstance;
   closeExtras: () => void;
 }> {
@@ -68,9 +82,8 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   await rbac.start();
   const auth = new Auth(
     {
+      authenticators: [...(options.authenticators ?? []), ...configuredAuthenticators(config)],
       allowAnonymous: config.authentication.allowAnonymous,
-      staticUser: config.authentication.staticUser,
-      tlsClientAuth: Boolean(config.tls.enabled && config.tls.clientCa),
       authorization: config.authorization,
     },
     rbac,
@@ -130,7 +143,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
 
   const json = (payload: unknown) => JSON.stringify(payload);
   const authed = async (req: any) => {
-    req.user = auth.authenticate(req);
+    req.user = await auth.authenticate(req);
   };
   app.get("/", { onRequest: authed }, async (_req, reply) => reply.type("application/json").send(json({ version: VERSION })));
   app.get("/me", { onRequest: authed }, async (req: any, reply) =>
@@ -156,5 +169,11 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   app.addHook("preClose", async () => {
     watches.closeAll();
   });
-  return { app, closeExtras: () => rbac.stop() };
+  return {
+    app,
+    closeExtras: () => {
+      rbac.stop();
+      auth.close();
+    },
+  };
 }

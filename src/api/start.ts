@@ -4,7 +4,7 @@
  */
 import pino, { type Logger } from "pino";
 import type { ApiConfig } from "./config.js";
-import { buildApiApp, type ApiServer } from "./server.js";
+import { buildApiApp, type ApiServer, type BuildOptions } from "./server.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
 
@@ -16,13 +16,13 @@ export function createLogger(level: string, name = "krake-api", destination?: pi
 
 export async function startApiServer(
   config: ApiConfig,
-  options: { logger?: Logger; store?: Store } = {},
+  options: { logger?: Logger; store?: Store } & BuildOptions = {},
 ): Promise<ApiServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = options.store ?? (await openStore(config.store, logger));
   let built;
   try {
-    built = await buildApiApp(config, store, logger);
+    built = await buildApiApp(config, store, logger, { authenticators: options.authenticators });
     await built.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     built?.closeExtras();

@@ -3,16 +3,18 @@
  * body is read, as Krake does: an unauthenticated caller learns nothing about body validation.
  */
 import type { FastifyRequest } from "fastify";
-import type { TLSSocket } from "node:tls";
 import { Errors } from "../errors.js";
+import type { Authenticator } from "./authenticator.js";
 import type { AccessRequest, NamespaceScope, RbacCache } from "./rbac.js";
+
+export type { Authenticator } from "./authenticator.js";
 
 export const ANONYMOUS = "system:anonymous";
 
 export interface AuthConfig {
+  /** Tried in order; the first that recognises a credential decides. */
+  authenticators: Authenticator[];
   allowAnonymous: boolean;
-  staticUser: string | null;
-  tlsClientAuth: boolean;
   authorization: "always-allow" | "always-deny" | "RBAC";
 }
 
@@ -23,17 +25,29 @@ export class Auth {
   ) {}
 
   /** The user name, or an ApiError (401). */
-  authenticate(req: FastifyRequest): string {
-    if (this.config.staticUser) return this.config.staticUser;
-    if (this.config.tlsClientAuth) {
-      const socket = req.raw.socket as TLSSocket;
-      if (typeof socket.getPeerCertificate === "function" && socket.authorized) {
-        const cn = socket.getPeerCertificate()?.subject?.CN;
-        if (typeof cn === "string" && cn) return cn;
-      }
+  async authenticate(req: FastifyRequest): Promise<string> {
+    for (const authenticator of this.config.authenticators) {
+      const user = await authenticator.authenticate(req);
+      if (user !== null) return user;
     }
     if (this.config.allowAnonymous || req.method === "OPTIONS") return ANONYMOUS;
     throw Errors.unauthenticated();
+  }
+
+  /** Whether `user` may do `access`, without throwing (e.g. to decide what a reader may see). */
+  may(user: string, access: AccessRequest): boolean {
+    switch (this.config.authorization) {
+      case "always-allow":
+        return true;
+      case "always-deny":
+        return false;
+      case "RBAC":
+        return user !== ANONYMOUS && this.rbac!.allows(user, access);
+    }
+  }
+
+  close(): void {
+    for (const authenticator of this.config.authenticators) authenticator.close?.();
   }
 
   authorize(user: string, access: AccessRequest): void {
