@@ -3,8 +3,9 @@
  * operator can run two copies of the same command for availability.
  */
 import { readFileSync } from "node:fs";
+import { loadHookTls } from "../controllers/application/hook-tls.js";
+import { apiClientFromFlags } from "./api-client.js";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { KrakeClient } from "../client/index.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers } from "../controller/process.js";
 import {
@@ -119,6 +120,15 @@ export function addControllerOptions(cmd: Command, forUp = false): Command {
       "application: the Krake API URL as workloads reach it, for the complete/shutdown hook URLs (default --api)",
     )
     .option(
+      "--hook-ca-cert <file>",
+      "application: CA (PEM) that signs per-app client certificates for the hooks, for an API that demands client certificates; the API's --tls-client-ca must trust it",
+    )
+    .option("--hook-ca-key <file>", "application: private key of --hook-ca-cert")
+    .option(
+      "--hook-ca-bundle <file>",
+      "application: CAs the workloads use to verify the API's certificate (default --tls-ca)",
+    )
+    .option(
       "--migration-timeout <seconds>",
       "application: how long a migrated app may take to become healthy on its new cluster before the move is abandoned",
       positiveNumber("--migration-timeout"),
@@ -155,6 +165,7 @@ export function controllerSettings(flags: Record<string, any>): ControllerSettin
     application: {
       observeIntervalMs: flags.observeInterval * 1000,
       hookEndpoint: flags.hookEndpoint,
+      hookTls: flags.hookTls,
       migrationTimeoutMs: flags.migrationTimeout * 1000,
       shutdownGraceMs: flags.shutdownGrace * 1000,
     },
@@ -170,6 +181,28 @@ export function checkControllerFlags(flags: Record<string, any>, command: string
   if (!Number.isFinite(flags.stickiness) || flags.stickiness < 0) {
     process.stderr.write(`${command}: --stickiness must be a number >= 0\n`);
     process.exit(2);
+  }
+  if (flags.hookCaCert || flags.hookCaKey) {
+    const usage = (message: string): never => {
+      process.stderr.write(`${command}: ${message}\n`);
+      process.exit(2);
+    };
+    if (!flags.hookCaCert || !flags.hookCaKey) usage("--hook-ca-cert and --hook-ca-key must be given together");
+    const caBundle = flags.hookCaBundle ?? flags.tlsCa;
+    if (!caBundle) usage("--hook-ca-cert needs --hook-ca-bundle (or --tls-ca): the CAs workloads verify the API with");
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, "utf8");
+      } catch (err) {
+        return usage(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      }
+    };
+    try {
+      // Loaded once here, so a wrong file stops the start instead of failing every application.
+      flags.hookTls = loadHookTls({ cert: flags.hookCaCert, key: flags.hookCaKey, caBundle }, read);
+    } catch (err) {
+      usage((err as Error).message);
+    }
   }
 }
 
@@ -195,30 +228,7 @@ export function controllerCommand(): Command {
       }
       checkControllerFlags(flags, "krake controller");
       const log = controllerLogger("krake-controller", flags.logLevel);
-      const read = (f?: string) => {
-        if (!f) return undefined;
-        try {
-          return readFileSync(f);
-        } catch (err) {
-          process.stderr.write(
-            `krake controller: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? err}\n`,
-          );
-          process.exit(2);
-        }
-      };
-      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-        process.stderr.write("krake controller: --tls-cert and --tls-key must be given together\n");
-        process.exit(2);
-      }
-      const tls =
-        flags.tlsCa || flags.tlsCert
-          ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) }
-          : null;
-      const client = new KrakeClient({
-        url: flags.api,
-        token: flags.token,
-        tls: tls ?? undefined,
-      });
+      const client = apiClientFromFlags(flags, "krake controller");
       const settings = controllerSettings(flags);
       const running = await startControllers({
         client,

@@ -3,7 +3,7 @@
  * tests can inspect every command and flag.
  */
 import { Command } from "commander";
-import { KrakeClient } from "../client/index.js";
+import { apiClientFromFlags } from "./api-client.js";
 import { VERSION } from "../version.js";
 import { apiCommand } from "./api.js";
 import { controllerCommand } from "./controller.js";
@@ -19,6 +19,9 @@ export function bootstrapCommand(): Command {
     )
     .option("--api <url>", "Krake API URL (env KRAKE_URL)", process.env.KRAKE_URL ?? "http://127.0.0.1:8080")
     .option("--token <token>", "bearer token for the API (env KRAKE_TOKEN)", process.env.KRAKE_TOKEN)
+    .option("--tls-ca <file>", "CA that signed the API's certificate")
+    .option("--tls-cert <file>", "client certificate for the API (its CN is the user)")
+    .option("--tls-key <file>", "private key of --tls-cert")
     .option("-n, --namespace <ns>", "namespace for namespaced resources without one", "system:admin")
     .option("--update", "update objects that already exist instead of leaving them unchanged")
     .addHelpText("after", "\nExample:\n  krake bootstrap support/static_metrics.yaml\n")
@@ -26,7 +29,7 @@ export function bootstrapCommand(): Command {
       const { bootstrap, BootstrapError } = await import("./bootstrap.js");
       try {
         const counts = await bootstrap(files, {
-          api: new KrakeClient({ url: flags.api, token: flags.token }),
+          api: apiClientFromFlags(flags, "krake bootstrap"),
           namespace: flags.namespace,
           update: Boolean(flags.update),
           out: (line) => process.stdout.write(`${line}\n`),

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runKrake } from "../support/process.js";
 import { http, startTestApi, type TestApi } from "../support/api.js";
+import { makePki } from "../support/certs.js";
 
 const STATIC_METRICS = fileURLToPath(new URL("../../../support/static_metrics.yaml", import.meta.url));
 
@@ -118,6 +119,30 @@ describe("krake bootstrap support/base_roles.yaml", () => {
     } finally {
       await asAdmin.close();
       await asOther.close();
+    }
+  });
+  it("talks TLS with a client certificate: --tls-ca, --tls-cert, --tls-key; without the certificate it is refused", async () => {
+    const pki = await makePki();
+    const secure = await startTestApi({
+      tlsCert: pki.serverCert,
+      tlsKey: pki.serverKey,
+      tlsClientCa: pki.caCert,
+      allowAnonymous: false,
+    });
+    try {
+      const admin = await pki.client("system:admin");
+      const ok = await runKrake(["bootstrap", "--api", secure.url, "--tls-ca", pki.caCert, "--tls-cert", admin.cert, "--tls-key", admin.key, STATIC_METRICS]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /3 created/);
+      const refused = await runKrake(["bootstrap", "--api", secure.url, "--tls-ca", pki.caCert, STATIC_METRICS]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /401/);
+      const half = await runKrake(["bootstrap", "--api", secure.url, "--tls-cert", admin.cert, STATIC_METRICS]);
+      assert.equal(half.code, 2);
+      assert.match(half.stderr, /--tls-cert and --tls-key must be given together/);
+    } finally {
+      await secure.close();
+      await rm(pki.dir, { recursive: true, force: true });
     }
   });
 });

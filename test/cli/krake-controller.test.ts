@@ -14,6 +14,9 @@ describe("krake controller: bad input is a usage error naming the flag (exit 2),
     [["scheduler", "--log-level", "loud"], /--log-level/],
     [["scheduler", "--tls-cert", "/nonexistent.pem"], /--tls-cert and --tls-key must be given together/],
     [["scheduler", "--tls-ca", "/nonexistent.pem"], /cannot read \/nonexistent\.pem: ENOENT/],
+    [["application", "--hook-ca-cert", "/nonexistent.pem"], /--hook-ca-cert and --hook-ca-key must be given together/],
+    [["application", "--hook-ca-cert", "/a.pem", "--hook-ca-key", "/b.pem"], /--hook-ca-cert needs --hook-ca-bundle \(or --tls-ca\)/],
+    [["application", "--hook-ca-cert", "/a.pem", "--hook-ca-key", "/b.pem", "--hook-ca-bundle", "/c.pem"], /cannot read \/a\.pem: ENOENT/],
   ];
   for (const [args, message] of cases) {
     it(args.join(" "), async () => {

@@ -34,6 +34,7 @@ import type { Resource, ResourceRef } from "../../resources/kind.js";
 import { Application, Cluster, clusterHasKubeconfig } from "../../resources/registry.js";
 import { healthOf, servicesOf } from "./health.js";
 import { ClusterReadCache } from "./read-cache.js";
+import { hookCertificateIsCurrent, issueHookCertificate, type HookTlsConfig } from "./hook-tls.js";
 import {
   APP_FINALIZER,
   hookUrl,
@@ -61,6 +62,8 @@ export interface ApplicationControllerOptions {
   migrationTimeoutMs?: number;
   /** Krake API URL as the workloads reach it, for the hook URLs; default: the URL this controller uses. */
   hookEndpoint?: string;
+  /** Client certificates for the hooks, when the API demands them (TLS with a client CA). */
+  hookTls?: HookTlsConfig;
   /** Default grace time of the shutdown hook (`spec.shutdown_grace_time` overrides). */
   shutdownGraceMs?: number;
   /** Default number of extra shutdown calls (`spec.shutdown_retry_count` overrides). */
@@ -122,8 +125,8 @@ export class ApplicationController extends Controller {
   private readonly apps;
   private readonly clusters;
   private readonly queue;
-  private readonly opts: Required<Omit<ApplicationControllerOptions, "clientFor" | "hookEndpoint">> &
-    Pick<ApplicationControllerOptions, "clientFor" | "hookEndpoint">;
+  private readonly opts: Required<Omit<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls">> &
+    Pick<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls">;
   private readonly clients: ClusterClients;
   /** Consecutive failed passes per app: the backoff. */
   private readonly failures = new Map<string, number>();
@@ -766,16 +769,31 @@ export class ApplicationController extends Controller {
     const endpoint = this.opts.hookEndpoint ?? this.ctx.client.options.url;
     for (const hook of (app.spec.hooks ?? []) as HookName[]) {
       const token = app.status[`${hook}_token`];
-      if (token)
-        hooks.push({ hook, token, url: hookUrl(endpoint, app.metadata.namespace!, app.metadata.name, hook) });
+      if (!token) continue;
+      const url = hookUrl(endpoint, app.metadata.namespace!, app.metadata.name, hook);
+      const tls = this.opts.hookTls;
+      const cert = app.status[`${hook}_cert`];
+      const key = app.status[`${hook}_key`];
+      hooks.push(
+        tls && cert && key
+          ? { hook, token, url, tls: { mountPath: tls.mountPaths[hook], caBundle: tls.caBundlePem, cert, key } }
+          : { hook, token, url },
+      );
     }
     return inApplyOrder(injectHooks(app.spec.manifest ?? [], app.metadata.name, hooks, client.namespace));
   }
 
   private async ensureHookTokens(app: Resource, pass: Pass): Promise<Resource> {
     const missing: Record<string, string> = {};
-    for (const hook of (app.spec.hooks ?? []) as HookName[])
+    const tls = this.opts.hookTls;
+    for (const hook of (app.spec.hooks ?? []) as HookName[]) {
       if (!app.status[`${hook}_token`]) missing[`${hook}_token`] = newHookToken();
+      if (tls && !hookCertificateIsCurrent(app.status[`${hook}_cert`], hook, tls)) {
+        const issued = issueHookCertificate(hook, tls);
+        missing[`${hook}_cert`] = issued.cert;
+        missing[`${hook}_key`] = issued.key;
+      }
+    }
     return Object.keys(missing).length ? this.writeStatus(app, pass, missing) : app;
   }
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  hookCertSecretName,
   hookSecretName,
   hookUrl,
   inApplyOrder,
@@ -103,6 +104,28 @@ test("injectHooks adds one Secret per namespace with pods, and env from it in ev
   );
   assert.equal(twice[0]!.spec.template.spec.containers[1].env.length, 3);
   assert.deepEqual(injectHooks(manifest, "app", [], "default"), manifest);
+});
+
+test("injectHooks with TLS adds a certificate Secret, mounted read-only in every container once", () => {
+  const tls = { mountPath: "/etc/krake_complete_cert", caBundle: "CA", cert: "CERT", key: "KEY" };
+  const hook = { hook: "complete" as const, token: "t", url: "https://krake/x", tls };
+  const out = injectHooks([deployment("d1"), deployment("d2", "other")], "app", [hook], "default");
+  const certSecrets = out.filter((o) => o.kind === "Secret" && o.metadata.name === hookCertSecretName("app", "complete"));
+  assert.deepEqual(
+    certSecrets.map((s) => s.metadata.namespace ?? null),
+    [null, "other"],
+  );
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(certSecrets[0]!.data).map(([k, v]) => [k, Buffer.from(v as string, "base64").toString()])),
+    { "ca-bundle.pem": "CA", "cert.pem": "CERT", "key.pem": "KEY" },
+  );
+  const pod = out[0]!.spec.template.spec;
+  assert.deepEqual(pod.volumes, [{ name: "krake-complete-cert", secret: { secretName: "app-krake-complete-secret-cert" } }]);
+  for (const c of pod.containers)
+    assert.deepEqual(c.volumeMounts, [{ name: "krake-complete-cert", mountPath: "/etc/krake_complete_cert", readOnly: true }]);
+  const again = injectHooks(out.filter((o) => o.kind !== "Secret"), "app", [hook], "default");
+  assert.equal(again[0]!.spec.template.spec.volumes.length, 1);
+  assert.equal(again[0]!.spec.template.spec.containers[0].volumeMounts.length, 1);
 });
 
 test("removedObjects finds what left the manifest by identity (namespace included)", () => {

@@ -17,6 +17,8 @@ export interface HookInjection {
   token: string;
   /** Where the workload sends `PUT {token}`. */
   url: string;
+  /** A client certificate for an API that demands one, mounted at `mountPath` (ca-bundle.pem, cert.pem, key.pem). */
+  tls?: { mountPath: string; caBundle: string; cert: string; key: string };
 }
 
 /** A fresh hook token: URL-safe, 256 bits. */
@@ -37,6 +39,8 @@ export const hookEnvNames = (hook: HookName) => ({
 
 /** Krake's Secret name, so workloads written for Krake find it. */
 export const hookSecretName = (app: string, hook: HookName) => `${app}-krake-${hook}-secret-token`;
+export const hookCertSecretName = (app: string, hook: HookName) => `${app}-krake-${hook}-secret-cert`;
+const hookCertVolume = (hook: HookName) => `krake-${hook}-cert`;
 
 /**
  * The pod specs of a workload object: where hook environment goes. Krake injected into Pods, Deployments
@@ -128,30 +132,44 @@ export function injectHooks(
     if (o.kind === "Namespace" || !podSpecsOf(o).length) continue;
     namespaces.add(o.metadata?.namespace || defaultNamespace);
   }
-  for (const { hook, token, url } of hooks) {
+  const base64 = (text: string) => Buffer.from(text).toString("base64");
+  const secretIn = (ns: string, name: string, data: Record<string, string>): Obj => {
+    const obj: Obj = { apiVersion: "v1", kind: "Secret", metadata: { name }, type: "Opaque", data };
+    if (ns !== defaultNamespace) obj.metadata.namespace = ns;
+    return obj;
+  };
+  for (const { hook, token, url, tls } of hooks) {
     const env = hookEnvNames(hook);
     const secret = hookSecretName(appName, hook);
+    const certSecret = hookCertSecretName(appName, hook);
     for (const ns of [...namespaces].sort()) {
-      const obj: Obj = {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: secret },
-        type: "Opaque",
-        data: {
-          [env.token.toLowerCase()]: Buffer.from(token).toString("base64"),
-          [env.url.toLowerCase()]: Buffer.from(url).toString("base64"),
-        },
-      };
-      if (ns !== defaultNamespace) obj.metadata.namespace = ns;
-      out.push(obj);
+      out.push(secretIn(ns, secret, { [env.token.toLowerCase()]: base64(token), [env.url.toLowerCase()]: base64(url) }));
+      if (tls)
+        out.push(
+          secretIn(ns, certSecret, {
+            "ca-bundle.pem": base64(tls.caBundle),
+            "cert.pem": base64(tls.cert),
+            "key.pem": base64(tls.key),
+          }),
+        );
     }
     for (const o of out) {
       for (const spec of podSpecsOf(o)) {
+        if (tls) {
+          const volumes: Obj[] = Array.isArray(spec.volumes) ? spec.volumes : (spec.volumes = []);
+          if (!volumes.some((v) => v?.name === hookCertVolume(hook)))
+            volumes.push({ name: hookCertVolume(hook), secret: { secretName: certSecret } });
+        }
         for (const c of Array.isArray(spec.containers) ? spec.containers : []) {
           const vars: Obj[] = Array.isArray(c.env) ? c.env : (c.env = []);
           for (const name of [env.token, env.url]) {
             if (vars.some((v) => v?.name === name)) continue;
             vars.push({ name, valueFrom: { secretKeyRef: { name: secret, key: name.toLowerCase() } } });
+          }
+          if (tls) {
+            const mounts: Obj[] = Array.isArray(c.volumeMounts) ? c.volumeMounts : (c.volumeMounts = []);
+            if (!mounts.some((m) => m?.name === hookCertVolume(hook)))
+              mounts.push({ name: hookCertVolume(hook), mountPath: tls.mountPath, readOnly: true });
           }
         }
       }
