@@ -9,6 +9,7 @@ import { apiCommand } from "./api.js";
 import { controllerCommand } from "./controller.js";
 import { backupCommand, restoreCommand } from "./backup.js";
 import { upCommand } from "./up.js";
+import { pkiCommand } from "./pki.js";
 
 export function bootstrapCommand(): Command {
   return new Command("bootstrap")
@@ -55,6 +56,7 @@ export function krakeProgram(): Command {
     .addCommand(upCommand())
     .addCommand(apiCommand())
     .addCommand(bootstrapCommand())
+    .addCommand(pkiCommand())
     .addCommand(controllerCommand())
     .addCommand(backupCommand())
     .addCommand(restoreCommand());

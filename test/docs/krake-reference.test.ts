@@ -111,20 +111,26 @@ test("the reference documents known commands and flags", () => {
 test("every command, argument and visible option of krakeProgram() is in its section", () => {
   const program = referenceKrakeProgram();
   const doc = renderKrakeReference(program);
-  for (const cmd of program.commands) {
-    const text = section(doc, `## \`krake ${cmd.name()}\``);
-    assert.ok(text.includes(`krake ${cmd.name()} ${cmd.usage()}`), `usage of krake ${cmd.name()}`);
+  // A command group (`krake pki`) has a section listing its commands, each with a section one level deeper.
+  const leaves = program.commands.flatMap((cmd) =>
+    cmd.commands.length === 0
+      ? [{ cmd, path: cmd.name(), heading: "##" }]
+      : cmd.commands.map((sub) => ({ cmd: sub, path: `${cmd.name()} ${sub.name()}`, heading: "###" })),
+  );
+  for (const { cmd, path, heading } of leaves) {
+    const text = section(doc, `${heading} \`krake ${path}\``);
+    assert.ok(text.includes(`krake ${path} ${cmd.usage()}`), `usage of krake ${path}`);
     for (const arg of cmd.registeredArguments)
       assert.ok(
         text.includes(`\`${arg.name()}${arg.variadic ? "..." : ""}\``),
-        `krake ${cmd.name()} ${arg.name()}`,
+        `krake ${path} ${arg.name()}`,
       );
     for (const o of cmd.options.filter((x) => !x.hidden)) {
       const cells = row(text, o.flags);
       const facts = krakeOptionFacts(o);
-      if (facts.env) assert.equal(cells[2], `\`${facts.env}\``, `krake ${cmd.name()} ${o.flags}`);
+      if (facts.env) assert.equal(cells[2], `\`${facts.env}\``, `krake ${path} ${o.flags}`);
       for (const choice of o.argChoices ?? []) assert.ok(cells.at(-1)!.includes(`\`${choice}\``));
-      assert.ok(!/\(env /.test(cells.at(-1)!), `krake ${cmd.name()} ${o.flags}: env left in the description`);
+      assert.ok(!/\(env /.test(cells.at(-1)!), `krake ${path} ${o.flags}: env left in the description`);
     }
   }
 });
