@@ -29,6 +29,8 @@ export interface ApiConfig {
   shutdownTimeoutMs: number;
   logLevel: string;
   logRequests: boolean;
+  /** Objects written at startup when missing: files, and api.yaml's default_roles/default_role_bindings. */
+  bootstrap: { files: string[]; objects: { doc: unknown; where: string }[] };
 }
 
 /** Flat option names shared by the YAML file (nested keys), the environment and the flags. */
@@ -57,6 +59,9 @@ export interface ApiOptions {
   shutdownTimeout?: string | number;
   logLevel?: string;
   logRequests?: boolean | string;
+  bootstrap?: string | string[];
+  /** Only from the file (Krake's `default_roles`, `default_role_bindings`). */
+  defaultObjects?: { doc: unknown; where: string }[];
 }
 
 export class ConfigError extends Error {
@@ -66,7 +71,10 @@ export class ConfigError extends Error {
   }
 }
 
-const ENV: Record<keyof ApiOptions, string> = {
+/** Options that can come from the environment (not the file-only default objects). */
+type EnvOption = Exclude<keyof ApiOptions, "defaultObjects">;
+
+const ENV: Record<EnvOption, string> = {
   host: "KRAKE_API_HOST",
   port: "KRAKE_API_PORT",
   workers: "KRAKE_API_WORKERS",
@@ -91,6 +99,7 @@ const ENV: Record<keyof ApiOptions, string> = {
   shutdownTimeout: "KRAKE_SHUTDOWN_TIMEOUT",
   logLevel: "KRAKE_LOG_LEVEL",
   logRequests: "KRAKE_LOG_REQUESTS",
+  bootstrap: "KRAKE_API_BOOTSTRAP",
 };
 
 export const ENV_VARIABLES = ENV;
@@ -133,15 +142,29 @@ export function optionsFromFile(path: string): ApiOptions {
     shutdownTimeout: doc.shutdown_timeout,
     logLevel: typeof doc.log === "object" ? doc.log?.level : doc.log,
     logRequests: doc.log_requests,
+    bootstrap: doc.bootstrap,
+    defaultObjects: defaultObjectsOf(doc, path),
   };
   // The store kind is decided by `store:`; a Krake file without it that names etcd means etcd.
   if (doc.store === "embedded") opts.etcd = undefined;
   return opts;
 }
 
+/** Krake's `default_roles` and `default_role_bindings`: lists of Role and RoleBinding objects. */
+function defaultObjectsOf(doc: any, path: string): ApiOptions["defaultObjects"] {
+  const objects: { doc: unknown; where: string }[] = [];
+  for (const [key, kind] of [["default_roles", "Role"], ["default_role_bindings", "RoleBinding"]] as const) {
+    const list = doc[key];
+    if (list === undefined || list === null) continue;
+    if (!Array.isArray(list)) throw new ConfigError(`config file ${path}: ${key} must be a list of ${kind} objects`);
+    list.forEach((item, i) => objects.push({ doc: { api: "core", kind, ...item }, where: `${path}, ${key}[${i}]` }));
+  }
+  return objects.length > 0 ? objects : undefined;
+}
+
 export function optionsFromEnv(env: NodeJS.ProcessEnv): ApiOptions {
   const opts: ApiOptions = {};
-  for (const [key, name] of Object.entries(ENV) as [keyof ApiOptions, string][]) {
+  for (const [key, name] of Object.entries(ENV) as [EnvOption, string][]) {
     if (env[name] !== undefined && env[name] !== "") (opts as any)[key] = env[name];
   }
   return opts;
@@ -226,5 +249,12 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     shutdownTimeoutMs: seconds(o.shutdownTimeout ?? 10, "shutdown-timeout"),
     logLevel,
     logRequests: o.logRequests === undefined ? false : bool(o.logRequests, "log-requests"),
+    bootstrap: {
+      files: (Array.isArray(o.bootstrap) ? o.bootstrap : o.bootstrap ? [o.bootstrap] : [])
+        .flatMap((f) => String(f).split(","))
+        .map((f) => f.trim())
+        .filter(Boolean),
+      objects: o.defaultObjects ?? [],
+    },
   };
 }

@@ -25,6 +25,8 @@ export interface ApiServer {
   /** `http://host:port` as actually bound (port 0 resolves to the chosen port). */
   url: string;
   close(): Promise<void>;
+  /** What `bootstrap` created at startup, per source. */
+  seeded?: import("./seed.js").Seeded[];
 }
 
 /** Paths whose secrets must never reach the logs (D6), should anything ever log a body. */

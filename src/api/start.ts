@@ -7,6 +7,8 @@ import type { ApiConfig } from "./config.js";
 import { buildApiApp, type ApiServer, type BuildOptions } from "./server.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
+import { ResourceService } from "./service.js";
+import { seed, type Seeded } from "./seed.js";
 
 /** JSON lines to stdout, or to `destination` (`krake up` keeps stdout for people). */
 export function createLogger(level: string, name = "krake-api", destination?: pino.DestinationStream): Logger {
@@ -21,7 +23,17 @@ export async function startApiServer(
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = options.store ?? (await openStore(config.store, logger));
   let built;
+  let seeded: Seeded[] = [];
   try {
+    const { files, objects } = config.bootstrap;
+    if (files.length + objects.length > 0) {
+      const service = new ResourceService(store, { retryTransactions: config.retryTransactions });
+      const sources = [
+        ...(objects.length > 0 ? [{ source: "default_roles/default_role_bindings", docs: objects }] : []),
+        ...files.map((source) => ({ source })),
+      ];
+      seeded = await seed(service, sources, logger);
+    }
     built = await buildApiApp(config, store, logger, { authenticators: options.authenticators });
     await built.app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -55,5 +67,5 @@ export async function startApiServer(
         if (!options.store) await store.close();
       }
     })());
-  return { app, store, url, close };
+  return { app, store, url, close, seeded };
 }

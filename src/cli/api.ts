@@ -16,11 +16,11 @@ import { isWorkerProcess, reportListening, superviseWorkers } from "../api/worke
 import { exitOnSignals } from "./shutdown.js";
 
 /** Flags of `krake api` that `krake up` does not take: it runs one process, and its logging is its own. */
-const NOT_FOR_UP = new Set(["--workers", "--log-level", "--log-requests"]);
+const NOT_FOR_UP = new Set(["--workers", "--log-level", "--log-requests", "--bootstrap"]);
 
 /** Adds the API server's flags; `forUp` leaves out those that make no sense inside `krake up`. */
 export function addApiOptions(cmd: Command, forUp = false): Command {
-  const env = (key: keyof ApiOptions) => `(env ${ENV_VARIABLES[key]})`;
+  const env = (key: Exclude<keyof ApiOptions, "defaultObjects">) => `(env ${ENV_VARIABLES[key]})`;
   const all = new Command()
     .option(
       "-c, --config <file>",
@@ -92,7 +92,12 @@ export function addApiOptions(cmd: Command, forUp = false): Command {
       "--log-level <level>",
       `fatal, error, warn, info, debug, trace or silent, default info ${env("logLevel")}`,
     )
-    .option("--log-requests", `log every request ${env("logRequests")}`);
+    .option("--log-requests", `log every request ${env("logRequests")}`)
+    .option(
+      "--bootstrap <file>",
+      `create the objects of this YAML file at startup when missing (repeatable; e.g. support/base_roles.yaml under RBAC) ${env("bootstrap")}`,
+      (value: string, previous: string[] = []) => [...previous, value],
+    );
   for (const option of all.options) {
     if (forUp && NOT_FOR_UP.has(option.long ?? "")) continue;
     cmd.addOption(option);

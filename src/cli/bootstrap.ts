@@ -5,13 +5,10 @@
  * (or updated with --update), so running it twice is harmless; if a write fails midway, the objects this run
  * created are deleted again.
  */
-import { readFile } from "node:fs/promises";
-import YAML from "yaml";
 import { KrakeApiError, KrakeClient } from "../client/index.js";
-import { kindByName } from "../resources/registry.js";
-import { load } from "../resources/load.js";
-import { formatPath } from "../api/errors.js";
-import type { KindDef } from "../resources/kind.js";
+import { BootstrapError, plan, readDocuments, type Planned } from "../resources/documents.js";
+
+export { BootstrapError } from "../resources/documents.js";
 
 export interface BootstrapOptions {
   /** The API to write to, as a URL or as a client (with its credentials and TLS settings). */
@@ -20,59 +17,6 @@ export interface BootstrapOptions {
   update: boolean;
   /** Where progress lines go. */
   out: (line: string) => void;
-}
-
-interface Planned {
-  def: KindDef;
-  body: any;
-  namespace: string | null;
-  where: string;
-}
-
-export class BootstrapError extends Error {}
-
-export async function readDocuments(files: string[]): Promise<{ doc: unknown; where: string }[]> {
-  const docs: { doc: unknown; where: string }[] = [];
-  for (const file of files) {
-    const text = file === "-" ? await readStdin() : await readFile(file, "utf8").catch((err) => {
-      throw new BootstrapError(`cannot read ${file}: ${(err as Error).message}`);
-    });
-    const parsed = YAML.parseAllDocuments(text);
-    parsed.forEach((d, i) => {
-      if (d.errors.length > 0) throw new BootstrapError(`${file}, document ${i + 1}: ${d.errors[0].message}`);
-      // A bounded alias expansion: a "billion laughs" document must not take the CLI down.
-      const doc = d.toJS({ maxAliasCount: 100 });
-      if (doc !== null && doc !== undefined) docs.push({ doc, where: `${file}, document ${i + 1}` });
-    });
-  }
-  return docs;
-}
-
-async function readStdin(): Promise<string> {
-  let text = "";
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
-}
-
-/** Validates every document against its kind; throws one error listing every problem. */
-export function plan(docs: { doc: unknown; where: string }[], defaultNamespace: string): Planned[] {
-  const problems: string[] = [];
-  const planned: Planned[] = [];
-  for (const { doc, where } of docs) {
-    const kind = (doc as any)?.kind;
-    const def = typeof kind === "string" ? kindByName(kind) : undefined;
-    if (!def) {
-      problems.push(`${where}: kind: ${kind === undefined ? "missing" : `unknown kind ${JSON.stringify(kind)}`}`);
-      continue;
-    }
-    const result = load(def.schema, doc, "create");
-    for (const issue of result.issues) problems.push(`${where} (${def.kind}): ${formatPath(issue.path) || "(root)"}: ${issue.message}`);
-    if (result.issues.length > 0) continue;
-    const namespace = def.namespaced ? ((doc as any).metadata?.namespace ?? defaultNamespace) : null;
-    planned.push({ def, body: doc, namespace, where: `${where} (${def.kind} ${(doc as any).metadata.name})` });
-  }
-  if (problems.length > 0) throw new BootstrapError(`nothing was written; fix these first:\n  ${problems.join("\n  ")}`);
-  return planned;
 }
 
 export async function bootstrap(files: string[], opts: BootstrapOptions): Promise<{ created: number; updated: number; unchanged: number }> {

@@ -160,13 +160,17 @@ async function up(flags: Record<string, any>): Promise<void> {
 
   let server: ApiServer | null = null;
   try {
+    // Loaded by the server itself, before it listens: under RBAC nobody could create the first roles.
+    config.bootstrap.files.push(...(flags.bootstrap as string[]));
     server = await startApiServer(config, { logger: apiLog });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     await abort(
       e.code === "EADDRINUSE"
         ? `port ${config.port} is in use; choose another with --port (0 = any free port)`
-        : `cannot start the API server: ${e.message}`,
+        : e.name === "BootstrapError"
+          ? `--bootstrap: ${e.message}`
+          : `cannot start the API server: ${e.message}`,
     );
   }
   const api = server as ApiServer;
@@ -184,20 +188,8 @@ async function up(flags: Record<string, any>): Promise<void> {
   }
   const client = new KrakeClient({ url: api.url, tls: ca ? { ca } : undefined });
 
-  for (const file of flags.bootstrap as string[]) {
-    const { bootstrap } = await import("./bootstrap.js");
-    try {
-      const counts = await bootstrap([file], {
-        api: client,
-        namespace: "system:admin",
-        update: false,
-        out: (line) => log.info({ file }, line),
-      });
-      process.stdout.write(`Loaded ${file}: ${counts.created} created, ${counts.unchanged} already there\n`);
-    } catch (err) {
-      await abort(`--bootstrap ${file}: ${(err as Error).message}`);
-    }
-  }
+  for (const { source, created, existing } of api.seeded ?? [])
+    process.stdout.write(`Loaded ${source}: ${created} created, ${existing} already there\n`);
 
   const names = flags.controllers as ControllerName[];
   const settings = controllerSettings(flags);
