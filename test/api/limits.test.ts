@@ -5,11 +5,11 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { resolveApiConfig, type ApiOptions } from "../../src/api/config.js";
+import { optionsFromEnv, optionsFromFile, resolveApiConfig, type ApiOptions } from "../../src/api/config.js";
 import { startApiServer } from "../../src/api/start.js";
 import type { Authenticator } from "../../src/api/auth/index.js";
 import { KrakeClient, KrakeApiError } from "../../src/client/index.js";
@@ -329,5 +329,53 @@ describe("KrakeClient and 429", () => {
     setTimeout(() => controller.abort(new Error("caller gave up")), 200);
     await assert.rejects(pending, /caller gave up/);
     assert.ok(Date.now() - started < 3000);
+  });
+});
+
+describe("limit and audit settings", () => {
+  it("defaults: 100 requests/s, burst 200, system:* exempt, 100 watches, no audit log", () => {
+    const c = resolveApiConfig({});
+    assert.equal(c.rateLimit, 100);
+    assert.equal(c.rateBurst, 200);
+    assert.deepEqual(c.rateLimitExempt, ["system:*"]);
+    assert.equal(c.maxWatchesPerUser, 100);
+    assert.equal(c.auditLog, null);
+    assert.equal(resolveApiConfig({ rateLimit: "2.5" }).rateBurst, 5, "burst defaults to twice the rate");
+    assert.deepEqual(resolveApiConfig({ rateLimitExempt: "" }).rateLimitExempt, [], "'' exempts nobody");
+  });
+
+  it("reads api.yaml's limits and audit_log keys", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "krake-limits-yaml-"));
+    try {
+      const file = join(dir, "api.yaml");
+      await writeFile(
+        file,
+        "limits:\n  rate_limit: 5\n  rate_burst: 7\n  rate_limit_exempt: [system:admin, bots-*]\n  watches_per_user: 3\naudit_log: /var/log/krake/audit.log\n",
+      );
+      const c = resolveApiConfig(optionsFromFile(file));
+      assert.deepEqual(
+        [c.rateLimit, c.rateBurst, c.rateLimitExempt, c.maxWatchesPerUser, c.auditLog],
+        [5, 7, ["system:admin", "bots-*"], 3, "/var/log/krake/audit.log"],
+      );
+      const env = resolveApiConfig(
+        optionsFromEnv({ KRAKE_RATE_LIMIT: "9", KRAKE_MAX_WATCHES_PER_USER: "0" }),
+      );
+      assert.deepEqual([env.rateLimit, env.maxWatchesPerUser], [9, 0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the setting of a bad value", () => {
+    assert.throws(
+      () => resolveApiConfig({ rateLimit: "fast" }),
+      /rate-limit: expected a number of requests per second/,
+    );
+    assert.throws(() => resolveApiConfig({ rateBurst: 0 }), /rate-burst: expected an integer from 1/);
+    assert.throws(() => resolveApiConfig({ maxWatchesPerUser: -1 }), /max-watches-per-user/);
+    assert.throws(
+      () => resolveApiConfig({ rateLimitExempt: "sys*tem" }),
+      /rate-limit-exempt: '\*' may only end a pattern/,
+    );
   });
 });
