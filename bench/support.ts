@@ -49,10 +49,24 @@ export function spawnKrake(
   });
 }
 
-/** `krake api` on a fresh embedded store in `dataDir`, without fsync; resolves with its URL. */
+/**
+ * `krake api` on a fresh embedded store in `dataDir`, without fsync; resolves with its URL. The benchmark and
+ * its controllers call anonymously from one address: exempt from the rate and watch limits, as controllers are.
+ */
 export async function startApi(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   const { child, match } = await spawnKrake(
-    ["api", "--port", "0", "--data-dir", dataDir, "--no-fsync", "--log-level", "info"],
+    [
+      "api",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--no-fsync",
+      "--log-level",
+      "info",
+      "--rate-limit-exempt",
+      "system:*,system:anonymous",
+    ],
     /"url":"([^"]+)"[^\n]*"msg":"Krake API server listening"|"msg":"Krake API server listening"[^\n]*"url":"([^"]+)"/,
   );
   return { child, url: match[1] ?? match[2]! };

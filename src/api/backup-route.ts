@@ -18,10 +18,13 @@ import { encodeBackup, readForBackup } from "../store/backup.js";
 import { KINDS } from "../resources/registry.js";
 import type { Auth } from "./auth/index.js";
 import { Errors } from "./errors.js";
+import type { RequestLimits } from "./limits/request-limits.js";
 
 export interface BackupRouteDeps {
   store: Store;
   auth: Auth;
+  /** Per-caller limits applied right after authentication. */
+  limits?: RequestLimits;
 }
 
 /** Throws 401/403 unless `user` may read every object of every kind in every namespace. */
@@ -42,6 +45,7 @@ export function registerBackupRoute(app: FastifyInstance, deps: BackupRouteDeps)
     url: "/backup",
     onRequest: async (req: FastifyRequest) => {
       req.user = await auth.authenticate(req);
+      deps.limits?.admit(req);
       authorizeBackup(auth, req.user);
     },
     handler: async (req, reply) => {

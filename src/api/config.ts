@@ -31,6 +31,15 @@ export interface ApiConfig {
   logRequests: boolean;
   /** Objects written at startup when missing: files, and api.yaml's default_roles/default_role_bindings. */
   bootstrap: { files: string[]; objects: { doc: unknown; where: string }[] };
+  /** Sustained requests per second per user (anonymous: per client address); 0 = no rate limit. */
+  rateLimit: number;
+  rateBurst: number;
+  /** User names or `prefix*` patterns exempt from the rate and watch limits. */
+  rateLimitExempt: string[];
+  /** 0 = no limit. */
+  maxWatchesPerUser: number;
+  /** File the audit log is appended to, or null for none. */
+  auditLog: string | null;
 }
 
 /** Flat option names shared by the YAML file (nested keys), the environment and the flags. */
@@ -62,6 +71,11 @@ export interface ApiOptions {
   bootstrap?: string | string[];
   /** Only from the file (Krake's `default_roles`, `default_role_bindings`). */
   defaultObjects?: { doc: unknown; where: string }[];
+  rateLimit?: string | number;
+  rateBurst?: string | number;
+  rateLimitExempt?: string | string[];
+  maxWatchesPerUser?: string | number;
+  auditLog?: string;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +114,11 @@ const ENV: Record<EnvOption, string> = {
   logLevel: "KRAKE_LOG_LEVEL",
   logRequests: "KRAKE_LOG_REQUESTS",
   bootstrap: "KRAKE_API_BOOTSTRAP",
+  rateLimit: "KRAKE_RATE_LIMIT",
+  rateBurst: "KRAKE_RATE_BURST",
+  rateLimitExempt: "KRAKE_RATE_LIMIT_EXEMPT",
+  maxWatchesPerUser: "KRAKE_MAX_WATCHES_PER_USER",
+  auditLog: "KRAKE_AUDIT_LOG",
 };
 
 export const ENV_VARIABLES = ENV;
@@ -144,6 +163,11 @@ export function optionsFromFile(path: string): ApiOptions {
     logRequests: doc.log_requests,
     bootstrap: doc.bootstrap,
     defaultObjects: defaultObjectsOf(doc, path),
+    rateLimit: doc.limits?.rate_limit,
+    rateBurst: doc.limits?.rate_burst,
+    rateLimitExempt: doc.limits?.rate_limit_exempt,
+    maxWatchesPerUser: doc.limits?.watches_per_user,
+    auditLog: doc.audit_log,
   };
   // The store kind is decided by `store:`; a Krake file without it that names etcd means etcd.
   if (doc.store === "embedded") opts.etcd = undefined;
@@ -193,6 +217,26 @@ function seconds(value: unknown, name: string): number {
   return Math.round(n * 1000);
 }
 
+function rate(value: unknown, name: string): number {
+  const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1_000_000) {
+    throw new ConfigError(`${name}: expected a number of requests per second from 0 (off) to 1000000, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** A YAML list or a comma-separated string of user names and `prefix*` patterns. */
+function userPatterns(value: unknown, name: string): string[] {
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : null;
+  if (items === null || items.some((i) => typeof i !== "string")) {
+    throw new ConfigError(`${name}: expected user names or prefix* patterns, comma-separated, got ${JSON.stringify(value)}`);
+  }
+  const patterns = (items as string[]).map((i) => i.trim()).filter(Boolean);
+  const bad = patterns.find((p) => p.indexOf("*") !== -1 && p.indexOf("*") !== p.length - 1);
+  if (bad !== undefined) throw new ConfigError(`${name}: '*' may only end a pattern, got ${JSON.stringify(bad)}`);
+  return patterns;
+}
+
 /** Merges the sources (later wins) and checks every value. */
 export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
   const o: ApiOptions = {};
@@ -217,6 +261,7 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     throw new ConfigError(`log-level: expected one of fatal, error, warn, info, debug, trace, silent, got ${JSON.stringify(logLevel)}`);
   }
   const workers = int(o.workers ?? 1, "workers", 1, 64);
+  const rateLimit = rate(o.rateLimit ?? 100, "rate-limit");
   if (workers > 1 && endpoints.length === 0) {
     throw new ConfigError("workers: several API processes need a shared store: add --etcd (the embedded store lives in one process)");
   }
@@ -256,5 +301,11 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
         .filter(Boolean),
       objects: o.defaultObjects ?? [],
     },
+    rateLimit,
+    // Twice the rate: a client that was quiet for two seconds may catch up at once.
+    rateBurst: int(o.rateBurst ?? Math.max(1, Math.ceil(2 * rateLimit)), "rate-burst", 1, 10_000_000),
+    rateLimitExempt: userPatterns(o.rateLimitExempt ?? "system:*", "rate-limit-exempt"),
+    maxWatchesPerUser: int(o.maxWatchesPerUser ?? 100, "max-watches-per-user", 0, 1_000_000),
+    auditLog: o.auditLog ? String(o.auditLog) : null,
   };
 }

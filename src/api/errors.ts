@@ -97,4 +97,20 @@ export const Errors = {
   storeUnavailable: (message: string) =>
     new ApiError(503, "STORE_UNAVAILABLE", `The store is unavailable: ${message}`, undefined, { "Retry-After": "1" }),
   internal: () => new ApiError(500, "INTERNAL_ERROR", "500: Internal Server Error"),
+  rateLimited: (perSecond: number, burst: number, retryAfterSeconds: number) =>
+    new ApiError(
+      429,
+      "RATE_LIMITED",
+      `Too many requests: the limit is ${perSecond} requests per second per user (bursts of up to ${burst}). Retry after ${retryAfterSeconds} s.`,
+      undefined,
+      { "Retry-After": String(retryAfterSeconds) },
+    ),
+  tooManyWatches: (max: number, retryAfterSeconds: number) =>
+    new ApiError(
+      429,
+      "TOO_MANY_WATCHES",
+      `Too many open watches: at most ${max} watches per user may be open at once. Close one and retry.`,
+      undefined,
+      { "Retry-After": String(retryAfterSeconds) },
+    ),
 };

@@ -12,12 +12,15 @@ import type { AccessRequest, NamespaceScope } from "./auth/rbac.js";
 import type { ResourceService, Stored } from "./service.js";
 import type { WatchHub } from "./watch.js";
 import { waitForState } from "./blocking.js";
+import type { RequestLimits } from "./limits/request-limits.js";
 
 export interface RouteDeps {
   service: ResourceService;
   auth: Auth;
   watches: WatchHub;
   blockingTimeoutMs: number;
+  /** Per-caller rate and watch limits, applied right after authentication. */
+  limits?: RequestLimits;
 }
 
 type Params = { namespace?: string; name?: string };
@@ -91,8 +94,10 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         app.route({
           method,
           url,
+          config: { krake: { api: def.group, kind: def.kind } },
           onRequest: async (req) => {
             req.user = await auth.authenticate(req);
+            deps.limits?.admit(req);
             const access = h.access(req);
             if (access === "list-all") req.listScope = auth.listAllScope(req.user, def.group, def.plural);
             else {
@@ -107,6 +112,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       app.route({
         method: others,
         url,
+        config: { krake: { api: def.group, kind: def.kind } },
         handler: async () => {
           throw Errors.methodNotAllowed([...allowed, ...(allowed.includes("GET") ? ["HEAD"] : [])]);
         },
@@ -125,11 +131,17 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       if (isWatch(query.watch)) {
         const heartbeatSeconds = intQuery(query, "heartbeat", 10)!;
         const afterRevision = intQuery(query, "resource_version", undefined);
-        await deps.watches.start(
-          { def, namespace, scope: req.listScope, heartbeatSeconds, afterRevision },
-          reply.raw,
-          () => reply.hijack(),
-        );
+        const release = deps.limits?.acquireWatch(req);
+        try {
+          await deps.watches.start(
+            { def, namespace, scope: req.listScope, heartbeatSeconds, afterRevision, onEnd: release },
+            reply.raw,
+            () => reply.hijack(),
+          );
+        } catch (err) {
+          release?.();
+          throw err;
+        }
         return reply;
       }
       return sendJson(reply, await service.list(def, namespace, req.listScope));

@@ -18,6 +18,9 @@ import { RbacCache } from "./auth/rbac.js";
 import { openApiDocument } from "./openapi.js";
 import type { ApiConfig } from "./config.js";
 import { VERSION } from "../version.js";
+import { RequestLimits } from "./limits/request-limits.js";
+import { AuditFile } from "./audit/audit-file.js";
+import { registerAuditLog } from "./audit/audit-hooks.js";
 
 export interface ApiServer {
   app: FastifyInstance;
@@ -27,6 +30,8 @@ export interface ApiServer {
   close(): Promise<void>;
   /** What `bootstrap` created at startup, per source. */
   seeded?: import("./seed.js").Seeded[];
+  /** Reopens the audit log file by name (SIGHUP after logrotate); nothing without `--audit-log`. */
+  reopenAuditLog(): void;
 }
 
 /** Paths whose secrets must never reach the logs (D6), should anything ever log a body. */
@@ -54,6 +59,7 @@ export function configuredAuthenticators(config: ApiConfig): Authenticator[] {
 export async function buildApiApp(config: ApiConfig, store: Store, logger: Logger, options: BuildOptions = {}): Promise<{
   app: FastifyInstance;
   closeExtras: () => void;
+  reopenAuditLog: () => void;
 }> {
   const https = config.tls.enabled
     ? {
@@ -90,6 +96,22 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     },
     rbac,
   );
+  const limits = new RequestLimits({
+    rateLimit: config.rateLimit,
+    rateBurst: config.rateBurst,
+    exempt: config.rateLimitExempt,
+    maxWatchesPerUser: config.maxWatchesPerUser,
+  });
+  let audit: AuditFile | null = null;
+  if (config.auditLog) {
+    try {
+      audit = new AuditFile(config.auditLog, logger);
+    } catch (err) {
+      rbac.stop();
+      auth.close();
+      throw err;
+    }
+  }
   const service = new ResourceService(store, { retryTransactions: config.retryTransactions });
   const watches = new WatchHub(store, {
     maxBufferedBytes: config.watchMaxBufferedBytes,
@@ -119,6 +141,8 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     }
   });
 
+  if (audit) registerAuditLog(app, audit);
+
   app.setErrorHandler((error: FastifyError | Error, req, reply) => {
     let err: ApiError;
     if (error instanceof ApiError) err = error;
@@ -146,6 +170,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   const json = (payload: unknown) => JSON.stringify(payload);
   const authed = async (req: any) => {
     req.user = await auth.authenticate(req);
+    limits.admit(req);
   };
   app.get("/", { onRequest: authed }, async (_req, reply) => reply.type("application/json").send(json({ version: VERSION })));
   app.get("/me", { onRequest: authed }, async (req: any, reply) =>
@@ -161,8 +186,8 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     return reply.type("application/json").send(json({ status: "ok", store: store.kind }));
   });
 
-  registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs });
-  registerBackupRoute(app, { store, auth });
+  registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs, limits });
+  registerBackupRoute(app, { store, auth, limits });
 
   app.addHook("onClose", async () => {
     watches.closeAll();
@@ -176,6 +201,8 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     closeExtras: () => {
       rbac.stop();
       auth.close();
+      audit?.close();
     },
+    reopenAuditLog: () => audit?.reopen(),
   };
 }

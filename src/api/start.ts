@@ -41,7 +41,7 @@ export async function startApiServer(
     if (!options.store) await store.close();
     throw err;
   }
-  const { app, closeExtras } = built;
+  const { app, closeExtras, reopenAuditLog } = built;
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -67,5 +67,5 @@ export async function startApiServer(
         if (!options.store) await store.close();
       }
     })());
-  return { app, store, url, close, seeded };
+  return { app, store, url, close, seeded, reopenAuditLog };
 }

@@ -107,3 +107,55 @@ describe("WatchHub slow watchers", () => {
     assert.equal(res.lines().at(-1).type, "ERROR");
   });
 });
+
+describe("WatchHub onEnd (per-user watch counts)", () => {
+  async function openCounted(hub: WatchHub, res: FakeResponse) {
+    let ended = 0;
+    await hub.start(
+      {
+        def: GlobalMetric,
+        namespace: null,
+        scope: "all",
+        heartbeatSeconds: 0,
+        afterRevision: undefined,
+        onEnd: () => ended++,
+      },
+      res as unknown as ServerResponse,
+      () => {},
+    );
+    return () => ended;
+  }
+
+  it("runs once when the server closes every watch", async () => {
+    const hub = new WatchHub(store, { maxBufferedBytes: 1000, slowGraceMs: 60_000, headers: {} });
+    const res = new FakeResponse();
+    const ended = await openCounted(hub, res);
+    assert.equal(ended(), 0);
+    hub.closeAll();
+    hub.closeAll();
+    assert.equal(ended(), 1);
+  });
+
+  it("runs when a slow watcher is cut off, and when the client goes", async () => {
+    const hub = new WatchHub(store, { maxBufferedBytes: 1000, slowGraceMs: 60_000, headers: {} });
+    const slow = new FakeResponse();
+    const slowEnded = await openCounted(hub, slow);
+    slow.stuck = true;
+    await store.put("/core/globalmetrics/onend-slow", value("onend-slow", 5000));
+    await until(() => slowEnded() === 1, "the slow watcher's end");
+
+    const gone = new FakeResponse();
+    const goneEnded = await openCounted(hub, gone);
+    gone.emit("close");
+    assert.equal(goneEnded(), 1);
+  });
+
+  it("runs at once when the client left while the watch was being set up", async () => {
+    const hub = new WatchHub(store, { maxBufferedBytes: 1000, slowGraceMs: 60_000, headers: {} });
+    const res = Object.assign(new FakeResponse(), { destroyed: true });
+    const ended = await openCounted(hub, res);
+    assert.equal(ended(), 1);
+    assert.equal(hub.count, 0);
+    assert.deepEqual(res.chunks, [], "nothing is written to a gone client");
+  });
+});

@@ -30,6 +30,8 @@ export interface WatchRequest {
   scope: NamespaceScope;
   heartbeatSeconds: number;
   afterRevision: number | undefined;
+  /** Called once when the stream ends, for whatever reason. */
+  onEnd?: () => void;
 }
 
 /** Event lines are shared by every watcher of the same store event: serialise once. */
@@ -80,6 +82,7 @@ export class WatchHub {
       if (heartbeat) clearInterval(heartbeat);
       if (slowTimer) clearTimeout(slowTimer);
       if (!res.writableEnded) res.end();
+      req.onEnd?.();
     };
 
     const deliver = (events: StoreEvent[]) => {
@@ -138,6 +141,11 @@ export class WatchHub {
     beforeStream();
     res.on("close", finish);
     res.on("error", finish);
+    // The client may have gone while the store watch was being set up: its "close" has been and gone.
+    if (res.destroyed === true || res.socket?.destroyed === true) {
+      finish();
+      return;
+    }
     res.writeHead(200, { ...this.limits.headers, "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
     res.flushHeaders();
     streaming = true;

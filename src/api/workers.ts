@@ -11,7 +11,12 @@ export function isWorkerProcess(): boolean {
   return cluster.isWorker;
 }
 
-export function superviseWorkers(count: number, logger: Logger, shutdownTimeoutMs: number): void {
+export function superviseWorkers(
+  count: number,
+  logger: Logger,
+  shutdownTimeoutMs: number,
+  options: { forwardHangup?: boolean } = {},
+): void {
   let stopping = false;
   let restarts = 0;
   let announced = false;
@@ -61,6 +66,12 @@ export function superviseWorkers(count: number, logger: Logger, shutdownTimeoutM
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // Each worker appends to the audit log itself, so each must reopen it after logrotate.
+  if (options.forwardHangup) {
+    process.on("SIGHUP", () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGHUP");
+    });
+  }
 }
 
 /** A worker tells the primary where it listens, so the primary can announce the server once. */

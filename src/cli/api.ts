@@ -14,6 +14,7 @@ import {
 import { createLogger, startApiServer } from "../api/start.js";
 import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
 import { exitOnSignals } from "./shutdown.js";
+import { checkAuditLogWritable } from "../api/audit/audit-file.js";
 
 /** Flags of `krake api` that `krake up` does not take: it runs one process, and its logging is its own. */
 const NOT_FOR_UP = new Set(["--workers", "--log-level", "--log-requests", "--bootstrap"]);
@@ -81,6 +82,26 @@ export function addApiOptions(cmd: Command, forUp = false): Command {
       `embedded store: changes kept for watch replay (older resource versions get 410), default 50000 ${env("watchHistory")}`,
     )
     .option(
+      "--rate-limit <requests/s>",
+      `requests per second per user (anonymous: per client address); over it: 429 with Retry-After; 0 = off; default 100 ${env("rateLimit")}`,
+    )
+    .option(
+      "--rate-burst <n>",
+      `requests a user may make at once after being idle, default twice --rate-limit ${env("rateBurst")}`,
+    )
+    .option(
+      "--rate-limit-exempt <users>",
+      `comma-separated users or prefix* patterns not limited (rate and watches); a pattern never matches system:anonymous; default 'system:*' ${env("rateLimitExempt")}`,
+    )
+    .option(
+      "--max-watches-per-user <n>",
+      `open watches per user (anonymous: per client address); 0 = no limit; default 100 ${env("maxWatchesPerUser")}`,
+    )
+    .option(
+      "--audit-log <file>",
+      `append a JSON line per mutating request (and GET /backup) to this file (mode 0600; reopened on SIGHUP) ${env("auditLog")}`,
+    )
+    .option(
       "--blocking-timeout <seconds>",
       `longest wait of ?blocking= requests, default 60 ${env("blockingTimeout")}`,
     )
@@ -136,7 +157,16 @@ export function apiCommand(): Command {
     const config = apiConfigFromFlags(flags, "krake api");
     const logger = createLogger(config.logLevel);
     if (config.workers > 1 && !isWorkerProcess()) {
-      superviseWorkers(config.workers, logger, config.shutdownTimeoutMs);
+      // Workers that cannot open the audit log would die and be restarted forever: say it once, here.
+      if (config.auditLog) {
+        try {
+          checkAuditLogWritable(config.auditLog);
+        } catch (err) {
+          logger.fatal({ err: (err as Error).message }, "cannot start the API server");
+          process.exit(1);
+        }
+      }
+      superviseWorkers(config.workers, logger, config.shutdownTimeoutMs, { forwardHangup: Boolean(config.auditLog) });
       return;
     }
     let server;
@@ -148,5 +178,7 @@ export function apiCommand(): Command {
     }
     if (isWorkerProcess()) reportListening(server.url);
     exitOnSignals(logger, () => server.close());
+    // Only with an audit log: otherwise SIGHUP keeps its default meaning (the terminal went away: exit).
+    if (config.auditLog) process.on("SIGHUP", () => server.reopenAuditLog());
   });
 }

@@ -15,6 +15,7 @@ import {
   type ControllerSettings,
 } from "../controllers/index.js";
 import { exitOnSignals } from "./shutdown.js";
+import { AddressGuard, DEFAULT_DENIED_NETWORKS, parseNetworks } from "../kube/address-guard.js";
 
 const positiveNumber = (flag: string) => (value: string) => {
   const n = Number(value);
@@ -39,6 +40,17 @@ const httpUrl = (value: string) => {
   if (url.protocol !== "http:" && url.protocol !== "https:")
     throw new InvalidArgumentError(`--api must be an http(s) URL, got '${value}'`);
   return value;
+};
+
+/** Comma-separated networks; '' denies nothing. */
+const networkList = (value: string) => {
+  const list = value.split(",").map((n) => n.trim()).filter(Boolean);
+  try {
+    parseNetworks(list);
+  } catch (err) {
+    throw new InvalidArgumentError(`--tosca-deny-networks: ${(err as Error).message}`);
+  }
+  return list;
 };
 
 /** `host:port` (port 0: any free one); '' disables the endpoint. */
@@ -135,6 +147,12 @@ export function addControllerOptions(cmd: Command, forUp = false): Command {
       300,
     )
     .option(
+      "--tosca-deny-networks <cidrs>",
+      "application: comma-separated networks TOSCA/CSAR URLs may not lead to, checked after DNS resolution and on each redirect ('' allows all; add e.g. 10.0.0.0/8 to deny private ranges)",
+      networkList,
+      [...DEFAULT_DENIED_NETWORKS],
+    )
+    .option(
       "--shutdown-grace <seconds>",
       "application: default time a workload has to acknowledge the shutdown hook",
       positiveNumber("--shutdown-grace"),
@@ -168,6 +186,7 @@ export function controllerSettings(flags: Record<string, any>): ControllerSettin
       hookTls: flags.hookTls,
       migrationTimeoutMs: flags.migrationTimeout * 1000,
       shutdownGraceMs: flags.shutdownGrace * 1000,
+      downloadGuard: new AddressGuard(flags.toscaDenyNetworks ?? DEFAULT_DENIED_NETWORKS),
     },
     autoscaler: {
       intervalMs: flags.autoscaleInterval * 1000,

@@ -175,6 +175,8 @@ async function up(flags: Record<string, any>): Promise<void> {
   }
   const api = server as ApiServer;
   cleanups.push(() => api.close());
+  // Only with an audit log: otherwise SIGHUP keeps its default meaning (the terminal went away: exit).
+  if (config.auditLog) process.on("SIGHUP", () => api.reopenAuditLog());
 
   let ca: Buffer | undefined;
   if (config.tls.enabled) {

@@ -21,6 +21,29 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** Sends the requests instead of node:http(s) (tests that intercept them). */
   fetch?: typeof fetch;
+  /**
+   * A 429 answer (over a rate or watch limit) is retried after its Retry-After, at most `retries` times and
+   * `maxWaitMs` of waiting in all (defaults 5 and 60 s); false gives up at once.
+   */
+  retryTooManyRequests?: { retries?: number; maxWaitMs?: number } | false;
+}
+
+const RETRY_429_DEFAULTS = { retries: 5, maxWaitMs: 60_000 };
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 export interface CallOptions {
@@ -65,12 +88,38 @@ export class KrakeClient {
     return h;
   }
 
-  /** One HTTP request; non-2xx answers become KrakeApiError. */
+  /** One HTTP request; non-2xx answers become KrakeApiError. A 429 is retried as the server asks. */
   async request<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
     opts: CallOptions & { query?: Record<string, string | number | undefined>; stream?: boolean } = {},
+  ): Promise<T> {
+    const setting = this.options.retryTooManyRequests;
+    const retry = setting === false ? null : { ...RETRY_429_DEFAULTS, ...setting };
+    let waitedMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, body, opts);
+      } catch (err) {
+        if (!(err instanceof KrakeApiError) || err.status !== 429 || retry === null) throw err;
+        // A little jitter, so that clients throttled together do not come back together.
+        const delayMs = Math.max(1, err.retryAfterSeconds ?? 1) * 1000 * (1 + Math.random() * 0.1);
+        if (attempt > retry.retries || waitedMs + delayMs > retry.maxWaitMs) {
+          err.attempts = attempt;
+          throw err;
+        }
+        await pause(delayMs, opts.signal);
+        waitedMs += delayMs;
+      }
+    }
+  }
+
+  private async requestOnce<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    opts: CallOptions & { query?: Record<string, string | number | undefined>; stream?: boolean },
   ): Promise<T> {
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
@@ -120,6 +169,18 @@ export class KrakeClient {
 }
 
 async function toApiError(res: HttpResponse): Promise<KrakeApiError> {
+  const err = await problemOf(res);
+  const retryAfter = res.header("retry-after");
+  if (retryAfter !== undefined) {
+    const seconds = /^\d+$/.test(retryAfter.trim())
+      ? Number(retryAfter)
+      : (Date.parse(retryAfter) - Date.now()) / 1000;
+    if (Number.isFinite(seconds)) err.retryAfterSeconds = Math.max(0, Math.ceil(seconds));
+  }
+  return err;
+}
+
+async function problemOf(res: HttpResponse): Promise<KrakeApiError> {
   const text = await res.text().catch(() => "");
   let body: any = null;
   try {

@@ -5,6 +5,11 @@ export interface FieldError {
 }
 
 export class KrakeApiError extends Error {
+  /** Seconds the server asked to wait before trying again (`Retry-After`), when it said. */
+  retryAfterSeconds?: number;
+  /** Requests made before giving up, when the client retried (429). */
+  attempts?: number;
+
   constructor(
     readonly status: number,
     readonly title: string | null,

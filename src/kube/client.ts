@@ -9,6 +9,7 @@
 import { startDeadline } from "../util/deadline.js";
 import { nodeHttp, type HttpSend } from "../util/http.js";
 import { connectionOf, type KubeConnection } from "./kubeconfig.js";
+import { VERSION } from "../version.js";
 
 /** A Kubernetes API answer other than 2xx, with the metav1.Status it carried. */
 export class KubeApiError extends Error {
@@ -100,7 +101,8 @@ export class KubeClient {
         rejectUnauthorized: !connection.insecure,
         servername: connection.servername,
       });
-    this.headers = { Accept: "application/json" };
+    // Cluster operators see in their API server's audit log which requests came from Krake.
+    this.headers = { Accept: "application/json", "User-Agent": `krake/${VERSION}` };
     if (connection.authorization) this.headers.Authorization = connection.authorization;
   }
 

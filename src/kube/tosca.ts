@@ -18,6 +18,8 @@ import { TOSCA_YAML_MAX_BYTES, ToscaYamlError, parseToscaYaml } from "../resourc
 import { isPlainObject, own, quote, typeName } from "../resources/validators/util.js";
 import { linkedController, startDeadline } from "../util/deadline.js";
 import { nodeHttp, type HttpResponse, type HttpSend } from "../util/http.js";
+import { AddressGuard, DeniedAddressError } from "./address-guard.js";
+export { DEFAULT_DENIED_NETWORKS } from "./address-guard.js";
 import { ZipError, openZip, type ZipArchive, type ZipEntry } from "./zip.js";
 
 export const KUBERNETES_OBJECT_TYPE = "tosca.nodes.indigo.KubernetesObject";
@@ -85,6 +87,24 @@ export interface TranslateOptions {
   maxUncompressedBytes?: number;
   /** The HTTP sender (tests); node:http(s) by default. */
   send?: HttpSend;
+  /**
+   * Addresses downloads may not reach, checked after DNS resolution and on every redirect; default
+   * {@link DEFAULT_DENIED_NETWORKS} (link-local, where cloud metadata services answer).
+   */
+  guard?: AddressGuard;
+}
+
+const defaultGuard = new AddressGuard();
+/** One sender per guard: its agents resolve names through the guard. */
+const guardedSenders = new WeakMap<AddressGuard, HttpSend>();
+
+function guardedSender(guard: AddressGuard): HttpSend {
+  let send = guardedSenders.get(guard);
+  if (send === undefined) {
+    send = nodeHttp(undefined, { lookup: guard.lookup });
+    guardedSenders.set(guard, send);
+  }
+  return send;
 }
 
 export interface ApplicationSource {
@@ -615,7 +635,8 @@ export function shownUrl(url: string | URL): string {
 async function download(url: string, field: string, what: string, opts: TranslateOptions): Promise<Buffer> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
-  const send = opts.send ?? nodeHttp();
+  const guard = opts.guard ?? defaultGuard;
+  const send = opts.send ?? guardedSender(guard);
   const deadline = startDeadline(opts.signal, timeoutMs);
   let current = new URL(url);
   const fail = (message: string, transient: boolean, status?: number, cause?: unknown) =>
@@ -631,6 +652,8 @@ async function download(url: string, field: string, what: string, opts: Translat
   const broken = (err: unknown) => {
     if (opts.signal?.aborted) return opts.signal.reason;
     if (err instanceof ToscaError) return err;
+    const cause = (err as Error)?.cause;
+    if (err instanceof DeniedAddressError || cause instanceof DeniedAddressError) return refused(err);
     if (deadline.timedOut()) {
       return fail(
         `Downloading ${what} from ${shownUrl(current)} timed out after ${timeoutMs} ms.`,
@@ -639,9 +662,19 @@ async function download(url: string, field: string, what: string, opts: Translat
         err,
       );
     }
-    const cause = (err as Error)?.cause as NodeJS.ErrnoException | undefined;
-    const why = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+    const errno = cause as NodeJS.ErrnoException | undefined;
+    const why = errno?.code ?? errno?.message ?? (err as Error)?.message ?? String(err);
     return fail(`Downloading ${what} from ${shownUrl(current)} failed: ${why}.`, true, undefined, err);
+  };
+  /** Not transient: the address will not become allowed by waiting. */
+  const refused = (err: unknown) => {
+    const denied = (err instanceof DeniedAddressError ? err : (err as Error).cause) as DeniedAddressError;
+    return fail(
+      `Downloading ${what} from ${shownUrl(current)} refused: ${denied.host} is at ${denied.address}, in a network the controller may not download from (--tosca-deny-networks; by default the link-local ranges, where cloud metadata services answer).`,
+      false,
+      undefined,
+      err,
+    );
   };
   try {
     for (let redirects = 0; ; redirects++) {
@@ -650,6 +683,12 @@ async function download(url: string, field: string, what: string, opts: Translat
           `Downloading ${what}: only http and https URLs are supported, not ${shownUrl(current)}.`,
           false,
         );
+      }
+      try {
+        // Literal addresses are not resolved, so the guard's lookup never sees them.
+        guard.checkLiteral(current.hostname);
+      } catch (err) {
+        throw refused(err);
       }
       // One controller per request: the body of a redirect or an error is not read, but dropped with its
       // connection (so a server cannot stall us with it, and the socket is never reused half-read).

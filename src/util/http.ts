@@ -9,6 +9,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 
 export interface HttpRequest {
   method: string;
@@ -57,11 +58,17 @@ let sharedHttpsAgent: HttpsAgent | undefined;
  * across senders (a controller builds an IM client per reconcile); one with its own `tls` material gets
  * its own HTTPS agent.
  */
-export function nodeHttp(tls?: TlsOptions): HttpSend {
-  const plain = (sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
-  const secure = tls
-    ? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...tls })
-    : (sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
+export function nodeHttp(tls?: TlsOptions, connect?: { lookup?: LookupFunction }): HttpSend {
+  // A sender with its own name resolution (e.g. one that refuses some addresses) gets its own agents:
+  // a shared agent's kept-alive sockets were connected without that check.
+  const lookup = connect?.lookup ? { lookup: connect.lookup } : null;
+  const plain = lookup
+    ? new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...lookup })
+    : (sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
+  const secure =
+    tls || lookup
+      ? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...tls, ...lookup })
+      : (sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
   const send = (url: URL, req: HttpRequest, retried: boolean): Promise<HttpResponse> =>
     new Promise((resolve, reject) => {
       const https = url.protocol === "https:";

@@ -21,7 +21,9 @@ export interface TestApi {
 
 export async function startTestApi(options: ApiOptions = {}, store?: Store): Promise<TestApi> {
   const dataDir = await mkdtemp(join(tmpdir(), "krake-api-test-"));
-  const config = resolveApiConfig({ host: "127.0.0.1", port: 0, dataDir, fsync: false, logLevel: "silent", ...options });
+  // Tests are anonymous callers from one address, and some (fuzzing) send thousands of requests: no rate
+  // limit unless a test asks for one (test/api/limits.test.ts covers it).
+  const config = resolveApiConfig({ host: "127.0.0.1", port: 0, dataDir, fsync: false, logLevel: "silent", rateLimit: 0, ...options });
   const server = await startApiServer(config, { logger: pino({ level: "silent" }), store });
   const client = new KrakeClient({ url: server.url });
   return {

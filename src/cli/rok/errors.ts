@@ -32,7 +32,9 @@ export function describeError(err: unknown): string {
 function describeBody(err: unknown): string {
   if (err instanceof KrakeApiError) {
     const head = `${err.status} ${err.title ?? STATUS_CODES[err.status] ?? "Error"}`;
-    const lines = [`Error: ${head}: ${err.detail}`];
+    // After retrying a 429 as the server asked: say that rok waited and stopped, in the same line.
+    const gaveUp = err.status === 429 && err.attempts ? ` (rok gave up after ${err.attempts} attempts)` : "";
+    const lines = [`Error: ${head}: ${err.detail}${gaveUp}`];
     for (const e of err.errors ?? []) lines.push(`  ${e.path || "(body)"}: ${e.message}`);
     return lines.join("\n");
   }

@@ -30,6 +30,7 @@ import { ClusterClients } from "../../kube/clients.js";
 import { KubeconfigError } from "../../kube/kubeconfig.js";
 import { firstDrift, identityOf, mangledObserverSchema, project, schemaFor } from "../../kube/observe.js";
 import { ToscaError, translateApplication } from "../../kube/tosca.js";
+import type { AddressGuard } from "../../kube/address-guard.js";
 import type { Resource, ResourceRef } from "../../resources/kind.js";
 import { Application, Cluster, clusterHasKubeconfig } from "../../resources/registry.js";
 import { healthOf, servicesOf } from "./health.js";
@@ -70,6 +71,8 @@ export interface ApplicationControllerOptions {
   shutdownRetries?: number;
   /** Timeout of the call to the workload's shutdown endpoint. */
   shutdownCallTimeoutMs?: number;
+  /** Which addresses TOSCA/CSAR downloads may not reach (default: link-local). */
+  downloadGuard?: AddressGuard;
   /** Tests may swap how a kubeconfig becomes a client. */
   clientFor?: (kubeconfig: Record<string, unknown>) => KubeClient;
 }
@@ -125,8 +128,10 @@ export class ApplicationController extends Controller {
   private readonly apps;
   private readonly clusters;
   private readonly queue;
-  private readonly opts: Required<Omit<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls">> &
-    Pick<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls">;
+  private readonly opts: Required<
+    Omit<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls" | "downloadGuard">
+  > &
+    Pick<ApplicationControllerOptions, "clientFor" | "hookEndpoint" | "hookTls" | "downloadGuard">;
   private readonly clients: ClusterClients;
   /** Consecutive failed passes per app: the backoff. */
   private readonly failures = new Map<string, number>();
@@ -751,7 +756,10 @@ export class ApplicationController extends Controller {
 
   private async translate(app: Resource, pass: Pass): Promise<Resource | null> {
     if (app.status.state !== "TRANSLATING") app = await this.writeStatus(app, pass, { state: "TRANSLATING" });
-    const manifest = await translateApplication(app.spec, { signal: pass.signal });
+    const manifest = await translateApplication(app.spec, {
+      signal: pass.signal,
+      guard: this.opts.downloadGuard,
+    });
     if (!manifest) return app;
     this.ctx.log.info({ app: pass.key, objects: manifest.length }, "application translated from TOSCA");
     const updated = await this.api(Application).update(
