@@ -22,7 +22,7 @@ export async function startApiServer(
   const store = options.store ?? (await openStore(config.store, logger));
   let built;
   try {
-    built = await buildApiApp(config, store, logger, { authenticators: options.authenticators });
+    built = await buildApiApp(config, store, logger, { authenticators: options.authenticators, reloadOnSighup: options.reloadOnSighup });
     await built.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     built?.closeExtras();
