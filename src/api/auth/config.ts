@@ -40,7 +40,7 @@ function url(value: string, key: string, loopbackHttp: boolean): string {
   const plainOk = parsed.protocol === "http:" && (loopbackHttp ? isLoopback(parsed.hostname) : true);
   if (parsed.protocol !== "https:" && !plainOk)
     throw new ConfigError(
-      `${key}: expected an https URL${loopbackHttp ? " (http only on a loopback address)" : ""}, got ${JSON.stringify(value)}`,
+      `${key}: expected ${loopbackHttp ? "an https URL (http only on a loopback address)" : "an http or https URL"}, got ${JSON.stringify(value)}`,
     );
   return value;
 }
