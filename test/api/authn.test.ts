@@ -29,7 +29,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const me = (api: TestApi, headers: Record<string, string> = {}) => http(api.url, "GET", "/me", undefined, headers);
+const me = (api: TestApi, headers: Record<string, string> = {}) =>
+  http(api.url, "GET", "/me", undefined, headers);
 
 describe("authentication chain over HTTP", () => {
   let api: TestApi;
@@ -58,7 +59,10 @@ describe("authentication chain over HTTP", () => {
   after(() => api.close());
 
   it("logs at startup which authenticators are active, in order, and whether anonymous is allowed", () => {
-    assert.match(logs(), /"authenticators":\["token","oidc","keystone"\],"anonymous":false,"msg":"authenticators active"/);
+    assert.match(
+      logs(),
+      /"authenticators":\["token","oidc","keystone"\],"anonymous":false,"msg":"authenticators active"/,
+    );
   });
 
   it("each kind of credential reaches its authenticator: file token, OIDC JWT, Keystone token (raw, X-Auth-Token)", async () => {
@@ -97,7 +101,8 @@ describe("authentication chain over HTTP", () => {
   });
 
   it("no credential, token or key appears in the logs (request logging on)", () => {
-    for (const secret of ["file-token-alice", "ks-token-bob", "not-a-known-token", "eyJ"]) assert.ok(!logs().includes(secret), secret);
+    for (const secret of ["file-token-alice", "ks-token-bob", "not-a-known-token", "eyJ"])
+      assert.ok(!logs().includes(secret), secret);
   });
 });
 
@@ -126,10 +131,14 @@ describe("authentication: 401 rather than anonymous, 503 when the issuer is down
       assert.equal(res.headers.get("retry-after"), "5");
       issuer.down = false;
       // The failure back-off is 1 s: an attempt after it reaches the issuer again.
-      const user = await eventually(async () => {
-        const ok = await me(api, { Authorization: `Bearer ${issuer.sign(issuer.claims("carol"))}` });
-        return ok.status === 200 ? (ok.body.user as string) : null;
-      }, 5000, "the issuer to be asked again");
+      const user = await eventually(
+        async () => {
+          const ok = await me(api, { Authorization: `Bearer ${issuer.sign(issuer.claims("carol"))}` });
+          return ok.status === 200 ? (ok.body.user as string) : null;
+        },
+        5000,
+        "the issuer to be asked again",
+      );
       assert.equal(user, "id-carol");
     } finally {
       issuer.down = false;
@@ -173,27 +182,55 @@ describe("authentication configuration", () => {
   it("the default order holds the configured authenticators only", () => {
     assert.deepEqual(resolve({}).authentication.order, []);
     assert.deepEqual(
-      resolve({ tokenFile, keystoneEndpoint: "https://ks/v3", oidcIssuerUrl: "https://id.example/realms/k", oidcAudience: "a,b" })
-        .authentication.order,
+      resolve({
+        tokenFile,
+        keystoneEndpoint: "https://ks/v3",
+        oidcIssuerUrl: "https://id.example/realms/k",
+        oidcAudience: "a,b",
+      }).authentication.order,
       ["token", "oidc", "keystone"],
     );
-    assert.deepEqual(resolve({ oidcIssuerUrl: "https://id.example", oidcAudience: "a, b" }).authentication.oidc?.audiences, ["a", "b"]);
+    assert.deepEqual(
+      resolve({ oidcIssuerUrl: "https://id.example", oidcAudience: "a, b" }).authentication.oidc?.audiences,
+      ["a", "b"],
+    );
   });
 
   for (const [options, message] of [
-    [{ tokenFile: "t", authenticationOrder: "token,ldap" }, /authentication-order: unknown authenticator "ldap"/],
+    [
+      { tokenFile: "t", authenticationOrder: "token,ldap" },
+      /authentication-order: unknown authenticator "ldap"/,
+    ],
     [{ tokenFile: "t", authenticationOrder: "token,token" }, /authentication-order: token is named twice/],
-    [{ authenticationOrder: "oidc" }, /authentication-order: oidc is named but not configured \(set oidc-issuer-url/],
-    [{ tokenFile: "t", keystoneEndpoint: "https://ks/v3", authenticationOrder: "token" }, /keystone is configured but not named/],
+    [
+      { authenticationOrder: "oidc" },
+      /authentication-order: oidc is named but not configured \(set oidc-issuer-url/,
+    ],
+    [
+      { tokenFile: "t", keystoneEndpoint: "https://ks/v3", authenticationOrder: "token" },
+      /keystone is configured but not named/,
+    ],
     [{ oidcIssuerUrl: "https://id.example" }, /oidc-audience: required with oidc-issuer-url/],
     [{ oidcAudience: "x" }, /oidc-audience: needs oidc-issuer-url/],
-    [{ oidcIssuerUrl: "http://id.example", oidcAudience: "x" }, /oidc-issuer-url: expected an https URL \(http only on a loopback address\)/],
-    [{ keystoneEndpoint: "keystone:5000" }, /keystone-endpoint: expected an http or https URL, got "keystone:5000"/],
+    [
+      { oidcIssuerUrl: "http://id.example", oidcAudience: "x" },
+      /oidc-issuer-url: expected an https URL \(http only on a loopback address\)/,
+    ],
+    [
+      { keystoneEndpoint: "keystone:5000" },
+      /keystone-endpoint: expected an http or https URL, got "keystone:5000"/,
+    ],
     [{ keystoneEndpoint: "https://a/v3", keycloakEndpoint: "https://b" }, /enable one of them/],
-    [{ keystoneEndpoint: "https://a/v3", keystoneCacheTtl: "soon" }, /keystone-cache-ttl: expected a number of seconds/],
+    [
+      { keystoneEndpoint: "https://a/v3", keystoneCacheTtl: "soon" },
+      /keystone-cache-ttl: expected a number of seconds/,
+    ],
   ] as const) {
     it(`rejects ${JSON.stringify(options)}`, () => {
-      assert.throws(() => resolve(options), (err: Error) => err instanceof ConfigError && message.test(err.message));
+      assert.throws(
+        () => resolve(options),
+        (err: Error) => err instanceof ConfigError && message.test(err.message),
+      );
     });
   }
 
@@ -222,10 +259,16 @@ describe("authentication configuration", () => {
       usernamePrefix: "oidc:",
       caFile: null,
     });
-    assert.deepEqual(config.authentication.keystone, { endpoint: "http://localhost:5000/v3", cacheTtlMs: 30_000 });
+    assert.deepEqual(config.authentication.keystone, {
+      endpoint: "http://localhost:5000/v3",
+      cacheTtlMs: 30_000,
+    });
     assert.equal(config.authentication.keycloak, null);
     await writeFile(file, "authentication:\n  strategy:\n    keycloak: {enabled: true}\n");
-    assert.deepEqual(resolve(optionsFromFile(file)).authentication.keycloak, { endpoint: "http://localhost:9080", realm: "krake" });
+    assert.deepEqual(resolve(optionsFromFile(file)).authentication.keycloak, {
+      endpoint: "http://localhost:9080",
+      realm: "krake",
+    });
   });
 
   it("krake api: a broken token file is a usage error naming the line (exit 2); a bad order names the flag", async () => {
@@ -235,8 +278,19 @@ describe("authentication configuration", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /krake api: token-file: .*bad\.csv line 2: expected token,user/);
     assert.ok(!r.stderr.includes("secret-token-no-user") && !r.stdout.includes("secret-token-no-user"));
-    r = await runKrake(["api", "--port", "0", "--data-dir", join(dir, "d2"), "--authentication-order", "tls"]);
+    r = await runKrake([
+      "api",
+      "--port",
+      "0",
+      "--data-dir",
+      join(dir, "d2"),
+      "--authentication-order",
+      "tls",
+    ]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /krake api: authentication-order: tls is named but not configured \(set tls-client-ca\)/);
+    assert.match(
+      r.stderr,
+      /krake api: authentication-order: tls is named but not configured \(set tls-client-ca\)/,
+    );
   });
 });

@@ -45,16 +45,30 @@ export function makeKey(kid: string, alg: "RS256" | "PS256" | "ES256" | "ES384" 
   return { kid, alg, ...pair };
 }
 
-const HASH: Record<string, string | null> = { RS256: "sha256", PS256: "sha256", ES256: "sha256", ES384: "sha384", EdDSA: null };
+const HASH: Record<string, string | null> = {
+  RS256: "sha256",
+  PS256: "sha256",
+  ES256: "sha256",
+  ES384: "sha384",
+  EdDSA: null,
+};
 
-export function signJwt(claims: Record<string, unknown>, key: TestKey, header: { kid?: string | null; alg?: string } = {}): string {
+export function signJwt(
+  claims: Record<string, unknown>,
+  key: TestKey,
+  header: { kid?: string | null; alg?: string } = {},
+): string {
   const head: Record<string, unknown> = { alg: header.alg ?? key.alg, typ: "JWT" };
   const kid = header.kid === undefined ? key.kid : header.kid;
   if (kid !== null) head.kid = kid;
   const input = `${Buffer.from(JSON.stringify(head)).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
   const opts =
     key.alg === "PS256"
-      ? { key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+      ? {
+          key: key.privateKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }
       : key.alg.startsWith("ES")
         ? { key: key.privateKey, dsaEncoding: "ieee-p1363" as const }
         : key.privateKey;
@@ -149,6 +163,8 @@ export class TestIssuer {
       preferred_username: user,
       iat: now,
       exp: now + this.accessTokenTtlSeconds,
+      // Two tokens made in the same second must still differ.
+      jti: randomBytes(8).toString("hex"),
       ...extra,
     };
   }
@@ -200,7 +216,12 @@ export class TestIssuer {
         });
       case `${realm}/protocol/openid-connect/certs`:
         return json(200, {
-          keys: this.published.map((k) => ({ ...k.publicKey.export({ format: "jwk" }), kid: k.kid, alg: k.alg, use: "sig" })),
+          keys: this.published.map((k) => ({
+            ...k.publicKey.export({ format: "jwk" }),
+            kid: k.kid,
+            alg: k.alg,
+            use: "sig",
+          })),
         });
       case `${realm}/protocol/openid-connect/auth/device`: {
         if (body.get("client_id") !== this.clientId) return json(401, { error: "invalid_client" });
@@ -230,7 +251,9 @@ export class TestIssuer {
         // Krake's Keycloak strategy posts the token as a form field; a token is valid if we signed it.
         const token = body.get("access_token") ?? "";
         const user = this.userOf(token);
-        return user ? json(200, { sub: `id-${user}`, preferred_username: user }) : json(401, { error: "invalid_token" });
+        return user
+          ? json(200, { sub: `id-${user}`, preferred_username: user })
+          : json(401, { error: "invalid_token" });
       }
       default:
         return json(404, { error: "not_found" });
@@ -242,7 +265,9 @@ export class TestIssuer {
     const signed = this.signed.get(token);
     if (!signed || !this.published.includes(signed.key)) return null;
     const claims = signed.claims;
-    return typeof claims.exp === "number" && claims.exp > Date.now() / 1000 ? String(claims.preferred_username) : null;
+    return typeof claims.exp === "number" && claims.exp > Date.now() / 1000
+      ? String(claims.preferred_username)
+      : null;
   }
 
   private issue(user: string) {

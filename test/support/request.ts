@@ -21,7 +21,9 @@ export function capturingLogger(): { logger: Logger; lines: () => string } {
 }
 
 /** Runs `fn` and returns the ApiError-like value it threw (fails if it did not throw). */
-export async function thrown(fn: () => unknown): Promise<{ status: number; title: string | null; detail: string; headers?: Record<string, string> }> {
+export async function thrown(
+  fn: () => unknown,
+): Promise<{ status: number; title: string | null; detail: string; headers?: Record<string, string> }> {
   try {
     await fn();
   } catch (err) {

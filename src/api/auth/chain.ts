@@ -19,7 +19,11 @@ export function buildAuthenticators(authn: AuthenticationConfig, options: ChainO
   const make: Record<AuthenticatorName, () => Authenticator> = {
     static: () => staticUserAuthenticator(authn.staticUser!),
     tls: () => tlsClientCertAuthenticator(),
-    token: () => new TokenFileAuthenticator(authn.tokenFile!, { logger: options.logger, reloadOnSighup: options.reloadOnSighup }),
+    token: () =>
+      new TokenFileAuthenticator(authn.tokenFile!, {
+        logger: options.logger,
+        reloadOnSighup: options.reloadOnSighup,
+      }),
     oidc: () =>
       new OidcAuthenticator({
         ...authn.oidc!,

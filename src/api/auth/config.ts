@@ -45,7 +45,11 @@ function url(value: string, key: string, loopbackHttp: boolean): string {
   return value;
 }
 
-export function resolveAuthentication(o: ApiOptions, host: string, clientCertificates: boolean): AuthenticationConfig {
+export function resolveAuthentication(
+  o: ApiOptions,
+  host: string,
+  clientCertificates: boolean,
+): AuthenticationConfig {
   const audiences = list(o.oidcAudience);
   if (!o.oidcIssuerUrl) {
     for (const [key, value] of [
@@ -56,7 +60,9 @@ export function resolveAuthentication(o: ApiOptions, host: string, clientCertifi
     ] as const)
       if (value !== undefined) throw new ConfigError(`${key}: needs oidc-issuer-url`);
   } else if (audiences.length === 0) {
-    throw new ConfigError("oidc-audience: required with oidc-issuer-url (the client id the tokens are issued for)");
+    throw new ConfigError(
+      "oidc-audience: required with oidc-issuer-url (the client id the tokens are issued for)",
+    );
   }
   const oidc = o.oidcIssuerUrl
     ? {
@@ -70,7 +76,8 @@ export function resolveAuthentication(o: ApiOptions, host: string, clientCertifi
     : null;
   if (o.keystoneCacheTtl !== undefined && !o.keystoneEndpoint)
     throw new ConfigError("keystone-cache-ttl: needs keystone-endpoint");
-  if (o.keycloakRealm !== undefined && !o.keycloakEndpoint) throw new ConfigError("keycloak-realm: needs keycloak-endpoint");
+  if (o.keycloakRealm !== undefined && !o.keycloakEndpoint)
+    throw new ConfigError("keycloak-realm: needs keycloak-endpoint");
   if (o.keystoneEndpoint && o.keycloakEndpoint)
     throw new ConfigError(
       "keystone-endpoint and keycloak-endpoint: enable one of them (each accepts any raw token, so only one can decide); use oidc-issuer-url for Keycloak",
@@ -82,7 +89,10 @@ export function resolveAuthentication(o: ApiOptions, host: string, clientCertifi
       }
     : null;
   const keycloak = o.keycloakEndpoint
-    ? { endpoint: url(o.keycloakEndpoint, "keycloak-endpoint", false), realm: o.keycloakRealm || DEFAULT_KEYCLOAK_REALM }
+    ? {
+        endpoint: url(o.keycloakEndpoint, "keycloak-endpoint", false),
+        realm: o.keycloakRealm || DEFAULT_KEYCLOAK_REALM,
+      }
     : null;
   const tokenFile = o.tokenFile || null;
   const staticUser = o.staticUser ?? null;
@@ -109,16 +119,21 @@ export function resolveAuthentication(o: ApiOptions, host: string, clientCertifi
       if (seen.has(name)) throw new ConfigError(`authentication-order: ${name} is named twice`);
       seen.add(name);
       if (!configured[name as AuthenticatorName])
-        throw new ConfigError(`authentication-order: ${name} is named but not configured (${HOW_TO_CONFIGURE[name as AuthenticatorName]})`);
+        throw new ConfigError(
+          `authentication-order: ${name} is named but not configured (${HOW_TO_CONFIGURE[name as AuthenticatorName]})`,
+        );
     }
     for (const name of AUTHENTICATOR_NAMES)
       if (configured[name] && !seen.has(name))
-        throw new ConfigError(`authentication-order: ${name} is configured but not named; add it or remove its configuration`);
+        throw new ConfigError(
+          `authentication-order: ${name} is configured but not named; add it or remove its configuration`,
+        );
     order = names as AuthenticatorName[];
   }
   return {
     // Anonymous access is for the one-machine developer setup; anything reachable from elsewhere must opt in.
-    allowAnonymous: o.allowAnonymous === undefined ? isLoopback(host) : bool(o.allowAnonymous, "allow-anonymous"),
+    allowAnonymous:
+      o.allowAnonymous === undefined ? isLoopback(host) : bool(o.allowAnonymous, "allow-anonymous"),
     staticUser,
     corsOrigin: o.corsOrigin ?? "*",
     order,

@@ -48,7 +48,12 @@ function jsonPart(part: string): Record<string, unknown> | null {
 /** The parts of a compact JWS, or null when `token` is not one (then it is some other kind of token). */
 export function decodeJwt(token: string): DecodedJwt | null {
   const parts = token.split(".");
-  if (parts.length !== 3 || !B64URL.test(parts[0]) || !B64URL.test(parts[1]) || (parts[2] && !B64URL.test(parts[2])))
+  if (
+    parts.length !== 3 ||
+    !B64URL.test(parts[0]) ||
+    !B64URL.test(parts[1]) ||
+    (parts[2] && !B64URL.test(parts[2]))
+  )
     return null;
   const header = jsonPart(parts[0]);
   const payload = jsonPart(parts[1]);

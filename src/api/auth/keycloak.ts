@@ -57,7 +57,8 @@ export class KeycloakAuthenticator implements Authenticator {
     if (res.status >= 500) throw Errors.authenticationUnavailable(PROVIDER, `HTTP ${res.status}`);
     if (res.status !== 200) throw Errors.invalidKeycloakToken(`${res.status} ${res.statusText}`.trim());
     const user = res.body?.preferred_username;
-    if (typeof user !== "string" || !user) throw Errors.invalidKeycloakToken("200 without preferred_username");
+    if (typeof user !== "string" || !user)
+      throw Errors.invalidKeycloakToken("200 without preferred_username");
     return user;
   }
 

@@ -18,7 +18,12 @@ beforeEach(() => {
 });
 
 const make = (options: Partial<KeystoneOptions> = {}) =>
-  new KeystoneAuthenticator({ endpoint: keystone.endpoint, logger: capturingLogger().logger, now: () => clock, ...options });
+  new KeystoneAuthenticator({
+    endpoint: keystone.endpoint,
+    logger: capturingLogger().logger,
+    now: () => clock,
+    ...options,
+  });
 
 describe("Keystone authenticator", () => {
   it("valid token in the raw Authorization header (Krake), X-Auth-Token or Bearer → token.user.name", async () => {
@@ -65,7 +70,10 @@ describe("Keystone authenticator", () => {
     assert.equal(await a.authenticate(fakeRequest({ Authorization: "ks-short" })), "carol");
     clock += 6_000;
     keystone.tokens.delete("ks-short");
-    assert.equal((await thrown(() => a.authenticate(fakeRequest({ Authorization: "ks-short" })))).status, 401);
+    assert.equal(
+      (await thrown(() => a.authenticate(fakeRequest({ Authorization: "ks-short" })))).status,
+      401,
+    );
     assert.equal(keystone.calls, 2);
   });
 

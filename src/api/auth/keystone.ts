@@ -83,7 +83,8 @@ export class KeystoneAuthenticator implements Authenticator {
       return verdict;
     }
     const user = res.body?.token?.user?.name;
-    if (typeof user !== "string" || !user) throw Errors.authenticationUnavailable(PROVIDER, "its answer names no user");
+    if (typeof user !== "string" || !user)
+      throw Errors.authenticationUnavailable(PROVIDER, "its answer names no user");
     const expires = Date.parse(res.body.token.expires_at ?? "");
     const left = Number.isFinite(expires) ? expires - this.now() : Infinity;
     if (left <= 0) return { refused: "401 token expired" };

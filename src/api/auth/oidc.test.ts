@@ -50,8 +50,13 @@ describe("OIDC authenticator", () => {
 
   it("an audience list: any one of them matches; a token for another client → 401 naming the audience", async () => {
     const a = oidc({ audiences: ["other", issuer.clientId] });
-    assert.equal(await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { aud: ["x", issuer.clientId] })))), "id-alice");
-    const err = await thrown(() => a.authenticate(bearer(issuer.sign(issuer.claims("alice", { aud: "grafana" })))));
+    assert.equal(
+      await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { aud: ["x", issuer.clientId] })))),
+      "id-alice",
+    );
+    const err = await thrown(() =>
+      a.authenticate(bearer(issuer.sign(issuer.claims("alice", { aud: "grafana" })))),
+    );
     assert.equal(err.status, 401);
     assert.match(err.detail, /not meant for this API: its audience \(aud\) is none of other, krake-cli/);
     assert.equal(err.headers?.["WWW-Authenticate"], 'Bearer realm="krake"');
@@ -60,7 +65,10 @@ describe("OIDC authenticator", () => {
   it("expired → 401 saying so; within the 60 s leeway still accepted", async () => {
     const a = oidc();
     const now = Math.floor(clock / 1000);
-    assert.equal(await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { exp: now - 30 })))), "id-alice");
+    assert.equal(
+      await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { exp: now - 30 })))),
+      "id-alice",
+    );
     const token = issuer.sign(issuer.claims("alice", { exp: now - 120 }));
     const err = await thrown(() => a.authenticate(bearer(token)));
     assert.equal(err.status, 401);
@@ -92,16 +100,25 @@ describe("OIDC authenticator", () => {
     assert.match(err.detail, /signature is not valid/);
     const tampered = issuer.sign(issuer.claims("alice")).split(".");
     tampered[1] = Buffer.from(JSON.stringify(issuer.claims("admin"))).toString("base64url");
-    assert.match((await thrown(() => oidc().authenticate(bearer(tampered.join("."))))).detail, /signature is not valid/);
+    assert.match(
+      (await thrown(() => oidc().authenticate(bearer(tampered.join("."))))).detail,
+      /signature is not valid/,
+    );
   });
 
   it("alg none, HS256 and an RSA key claimed as ES256 are refused", async () => {
     const a = oidc();
     const claims = Buffer.from(JSON.stringify(issuer.claims("admin"))).toString("base64url");
     const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${claims}.`;
-    assert.match((await thrown(() => a.authenticate(bearer(none)))).detail, /signed with "none" are not accepted/);
+    assert.match(
+      (await thrown(() => a.authenticate(bearer(none)))).detail,
+      /signed with "none" are not accepted/,
+    );
     const hs = issuer.sign(issuer.claims("admin"), { alg: "HS256" });
-    assert.match((await thrown(() => a.authenticate(bearer(hs)))).detail, /signed with "HS256" are not accepted/);
+    assert.match(
+      (await thrown(() => a.authenticate(bearer(hs)))).detail,
+      /signed with "HS256" are not accepted/,
+    );
     const confused = issuer.sign(issuer.claims("admin"), { alg: "ES256" });
     assert.equal((await thrown(() => a.authenticate(bearer(confused)))).status, 401);
   });
@@ -110,8 +127,15 @@ describe("OIDC authenticator", () => {
     const a = oidc();
     assert.equal(await a.authenticate(fakeRequest()), null);
     assert.equal(await a.authenticate(bearer("static-token-123")), null);
-    assert.equal(await a.authenticate(fakeRequest({ Authorization: issuer.sign(issuer.claims("alice")) })), null, "no Bearer");
-    assert.equal(await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { iss: "https://elsewhere" })))), null);
+    assert.equal(
+      await a.authenticate(fakeRequest({ Authorization: issuer.sign(issuer.claims("alice")) })),
+      null,
+      "no Bearer",
+    );
+    assert.equal(
+      await a.authenticate(bearer(issuer.sign(issuer.claims("alice", { iss: "https://elsewhere" })))),
+      null,
+    );
   });
 
   it("fetches discovery and keys lazily, once; an unknown kid refetches at most every 10 s (key rotation)", async () => {
@@ -129,7 +153,11 @@ describe("OIDC authenticator", () => {
     assert.match(err.detail, /signed with a key the issuer does not publish/);
     assert.equal(jwksHits(), before + 1, "within 10 s of the last fetch an unknown kid does not refetch");
     clock += 10_000;
-    assert.equal(await a.authenticate(bearer(fresh)), "id-carol", "after 10 s it refetches and finds the new key");
+    assert.equal(
+      await a.authenticate(bearer(fresh)),
+      "id-carol",
+      "after 10 s it refetches and finds the new key",
+    );
     assert.equal(jwksHits(), before + 2);
     const unknown = issuer.sign(issuer.claims("carol"), { kid: "never-published" });
     err = await thrown(() => a.authenticate(bearer(unknown)));
@@ -158,7 +186,11 @@ describe("OIDC authenticator", () => {
     const token = issuer.sign(issuer.claims("alice"));
     assert.equal((await thrown(() => a.authenticate(bearer(token)))).status, 503);
     issuer.down = false;
-    assert.equal((await thrown(() => a.authenticate(bearer(token)))).status, 503, "still within the back-off");
+    assert.equal(
+      (await thrown(() => a.authenticate(bearer(token)))).status,
+      503,
+      "still within the back-off",
+    );
     clock += 60_000;
     assert.equal(await a.authenticate(bearer(token)), "id-alice");
   });

@@ -10,7 +10,14 @@ import type { Logger } from "pino";
 import { Errors } from "../errors.js";
 import type { Authenticator } from "./authenticator.js";
 import { bearerToken } from "./credentials.js";
-import { decodeJwt, isSupportedAlgorithm, keyFits, keyFromJwk, verifySignature, type DecodedJwt } from "./jwt.js";
+import {
+  decodeJwt,
+  isSupportedAlgorithm,
+  keyFits,
+  keyFromJwk,
+  verifySignature,
+  type DecodedJwt,
+} from "./jwt.js";
 import { providerClient, ProviderUnavailableError, type ProviderClient } from "./outbound.js";
 
 export interface OidcOptions {
@@ -76,7 +83,10 @@ export class OidcAuthenticator implements Authenticator {
 
     await this.ensureKeys();
     let keys = this.keysFor(kid, alg);
-    if (keys.length === 0 && this.now() - this.keysFetchedAt >= (this.options.unknownKeyRefetchMs ?? 10_000)) {
+    if (
+      keys.length === 0 &&
+      this.now() - this.keysFetchedAt >= (this.options.unknownKeyRefetchMs ?? 10_000)
+    ) {
       // Perhaps the issuer rolled its keys since we last looked.
       await this.refresh();
       keys = this.keysFor(kid, alg);
@@ -102,12 +112,19 @@ export class OidcAuthenticator implements Authenticator {
       throw reject("it was issued in the future (iat)");
     const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
     if (!audiences.some((a) => this.options.audiences.includes(a)))
-      throw reject(`it is not meant for this API: its audience (aud) is none of ${this.options.audiences.join(", ")}`);
+      throw reject(
+        `it is not meant for this API: its audience (aud) is none of ${this.options.audiences.join(", ")}`,
+      );
   }
 
   private keysFor(kid: string | undefined, alg: string): KeyObject[] {
     return this.keys
-      .filter((k) => (kid === undefined || k.kid === kid) && (k.alg === undefined || k.alg === alg) && keyFits(k.key, alg))
+      .filter(
+        (k) =>
+          (kid === undefined || k.kid === kid) &&
+          (k.alg === undefined || k.alg === alg) &&
+          keyFits(k.key, alg),
+      )
       .map((k) => k.key);
   }
 
@@ -119,7 +136,10 @@ export class OidcAuthenticator implements Authenticator {
       await this.refresh();
     } catch (err) {
       if (this.keys.length === 0) throw err;
-      this.options.logger.warn({ issuer: this.issuer }, "OIDC issuer unavailable; verifying with the keys fetched earlier");
+      this.options.logger.warn(
+        { issuer: this.issuer },
+        "OIDC issuer unavailable; verifying with the keys fetched earlier",
+      );
     }
   }
 
@@ -136,11 +156,19 @@ export class OidcAuthenticator implements Authenticator {
       this.jwksUri ??= await this.discover();
       const res = await this.fetchJson(this.jwksUri, { signal: this.closer.signal });
       if (res.status !== 200 || !Array.isArray(res.body?.keys))
-        throw new ProviderUnavailableError(PROVIDER, `its JWKS answered HTTP ${res.status} without a key set`);
+        throw new ProviderUnavailableError(
+          PROVIDER,
+          `its JWKS answered HTTP ${res.status} without a key set`,
+        );
       const keys: CachedKey[] = [];
       for (const jwk of res.body.keys) {
         const key = jwk && typeof jwk === "object" ? keyFromJwk(jwk) : null;
-        if (key) keys.push({ key, kid: typeof jwk.kid === "string" ? jwk.kid : undefined, alg: typeof jwk.alg === "string" ? jwk.alg : undefined });
+        if (key)
+          keys.push({
+            key,
+            kid: typeof jwk.kid === "string" ? jwk.kid : undefined,
+            alg: typeof jwk.alg === "string" ? jwk.alg : undefined,
+          });
       }
       this.keys = keys;
       this.keysFetchedAt = this.now();
@@ -161,8 +189,12 @@ export class OidcAuthenticator implements Authenticator {
       throw new ProviderUnavailableError(PROVIDER, `discovery answered HTTP ${res.status}`);
     // OpenID Connect Discovery §4.3: a document naming another issuer must not be used.
     if (res.body.issuer !== this.issuer)
-      throw new ProviderUnavailableError(PROVIDER, `its discovery document names the issuer ${JSON.stringify(res.body.issuer)}, not ${JSON.stringify(this.issuer)}`);
-    if (typeof res.body.jwks_uri !== "string") throw new ProviderUnavailableError(PROVIDER, "its discovery document has no jwks_uri");
+      throw new ProviderUnavailableError(
+        PROVIDER,
+        `its discovery document names the issuer ${JSON.stringify(res.body.issuer)}, not ${JSON.stringify(this.issuer)}`,
+      );
+    if (typeof res.body.jwks_uri !== "string")
+      throw new ProviderUnavailableError(PROVIDER, "its discovery document has no jwks_uri");
     return res.body.jwks_uri;
   }
 

@@ -63,7 +63,9 @@ export function providerClient(options: ProviderClientOptions): ProviderClient {
     } catch (err) {
       if (request.signal?.aborted) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = deadline.timedOut() ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message);
+      const why = deadline.timedOut()
+        ? `no answer within ${timeoutMs} ms`
+        : (cause?.code ?? cause?.message ?? (err as Error).message);
       throw new ProviderUnavailableError(options.provider, why);
     } finally {
       deadline.dispose();

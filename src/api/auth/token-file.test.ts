@@ -28,12 +28,15 @@ describe("token file: parsing", () => {
     ["tok-a,alice,1,g,extra\n", /line 1: expected .* got 5 field/],
   ] as const) {
     it(`a bad file is an error naming the line: ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parseTokenFile(text, "t.csv"), (err: Error) => {
-        assert.ok(err instanceof TokenFileError);
-        assert.match(err.message, message);
-        assert.ok(!/tok-a/.test(err.message), "the message does not echo the token");
-        return true;
-      });
+      assert.throws(
+        () => parseTokenFile(text, "t.csv"),
+        (err: Error) => {
+          assert.ok(err instanceof TokenFileError);
+          assert.match(err.message, message);
+          assert.ok(!/tok-a/.test(err.message), "the message does not echo the token");
+          return true;
+        },
+      );
     });
   }
 });
@@ -55,7 +58,11 @@ describe("token file: authenticator", () => {
       assert.equal(auth.authenticate(bearer("tok-alice-1")), "alice");
       assert.equal(auth.authenticate(fakeRequest({ Authorization: "bearer   tok-alice-1" })), "alice");
       assert.equal(auth.authenticate(bearer("tok-alice-2")), null);
-      assert.equal(auth.authenticate(fakeRequest({ Authorization: "tok-alice-1" })), null, "raw (Keystone) header");
+      assert.equal(
+        auth.authenticate(fakeRequest({ Authorization: "tok-alice-1" })),
+        null,
+        "raw (Keystone) header",
+      );
       assert.equal(auth.authenticate(fakeRequest({ Authorization: "Basic dG9rOng=" })), null);
       assert.equal(auth.authenticate(fakeRequest()), null);
     } finally {
@@ -65,7 +72,10 @@ describe("token file: authenticator", () => {
 
   it("a missing or broken file at startup throws TokenFileError naming the file", async () => {
     const { logger } = capturingLogger();
-    assert.throws(() => new TokenFileAuthenticator(join(dir, "absent.csv"), { logger }), /cannot read token file .*absent\.csv: ENOENT/);
+    assert.throws(
+      () => new TokenFileAuthenticator(join(dir, "absent.csv"), { logger }),
+      /cannot read token file .*absent\.csv: ENOENT/,
+    );
     await writeFile(join(dir, "bad.csv"), "ok,alice\nbroken\n");
     assert.throws(() => new TokenFileAuthenticator(join(dir, "bad.csv"), { logger }), /bad\.csv line 2/);
   });

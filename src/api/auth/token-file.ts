@@ -74,7 +74,9 @@ export function parseTokenFile(text: string, path: string): Map<string, TokenEnt
     const fields = csvFields(line);
     if (!fields) throw new TokenFileError(`${where}: unbalanced double quotes`);
     if (fields.length < 2 || fields.length > 4)
-      throw new TokenFileError(`${where}: expected token,user[,uid[,"group1,group2"]], got ${fields.length} field(s)`);
+      throw new TokenFileError(
+        `${where}: expected token,user[,uid[,"group1,group2"]], got ${fields.length} field(s)`,
+      );
     const [token, user, uid, groups] = fields;
     if (!token) throw new TokenFileError(`${where}: the token is empty`);
     if (/\s/.test(token)) throw new TokenFileError(`${where}: the token contains whitespace`);
@@ -84,7 +86,12 @@ export function parseTokenFile(text: string, path: string): Map<string, TokenEnt
     table.set(digest, {
       user,
       ...(uid ? { uid } : {}),
-      groups: groups ? groups.split(",").map((g) => g.trim()).filter(Boolean) : [],
+      groups: groups
+        ? groups
+            .split(",")
+            .map((g) => g.trim())
+            .filter(Boolean)
+        : [],
     });
   });
   return table;
@@ -102,7 +109,12 @@ export class TokenFileAuthenticator implements Authenticator {
   readonly name = "token";
   private table: Map<string, TokenEntry>;
   private readonly onChange = (current: Stats, previous: Stats) => {
-    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size || current.ino !== previous.ino) this.reload();
+    if (
+      current.mtimeMs !== previous.mtimeMs ||
+      current.size !== previous.size ||
+      current.ino !== previous.ino
+    )
+      this.reload();
   };
   private readonly onSighup = () => this.reload();
 
@@ -122,7 +134,9 @@ export class TokenFileAuthenticator implements Authenticator {
       statSync(this.path);
       text = readFileSync(this.path, "utf8");
     } catch (err) {
-      throw new TokenFileError(`cannot read token file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new TokenFileError(
+        `cannot read token file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     return parseTokenFile(text, this.path);
   }
@@ -134,7 +148,10 @@ export class TokenFileAuthenticator implements Authenticator {
       this.options.logger.info({ path: this.path, tokens: this.table.size }, "token file reloaded");
       return true;
     } catch (err) {
-      this.options.logger.warn({ path: this.path, err: (err as Error).message }, "token file not reloaded; the previous tokens stay in force");
+      this.options.logger.warn(
+        { path: this.path, err: (err as Error).message },
+        "token file not reloaded; the previous tokens stay in force",
+      );
       return false;
     }
   }
