@@ -10,6 +10,9 @@ import { startTestIssuer, type TestIssuer } from "../support/oidc-issuer.js";
 import { startTestKeystone, type TestKeystone } from "../support/keystone.js";
 import { capturingLogger } from "../support/request.js";
 import { runKrake } from "../support/process.js";
+import { makePki } from "../support/certs.js";
+import { request } from "node:https";
+import { readFileSync } from "node:fs";
 
 let dir: string;
 let issuer: TestIssuer;
@@ -163,6 +166,47 @@ describe("authentication: 401 rather than anonymous, 503 when the issuer is down
       assert.equal((await me(api)).body.user, "dev");
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe("authentication: client certificates", () => {
+  it("a certificate the client CA did not sign is a bad credential: 401 even with anonymous allowed", async () => {
+    const pki = await makePki();
+    const stranger = await makePki();
+    const api = await startTestApi({
+      tlsCert: pki.serverCert,
+      tlsKey: pki.serverKey,
+      tlsClientCa: pki.caCert,
+      allowAnonymous: true,
+    });
+    const get = (client?: { cert: string; key: string }) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = request(
+          `${api.url}/me`,
+          {
+            ca: readFileSync(pki.caCert),
+            ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (d) => (text += d));
+            res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      assert.equal((await get(await pki.client("alice"))).body.user, "alice");
+      assert.equal((await get()).body.user, "system:anonymous");
+      const res = await get(await stranger.client("mallory"));
+      assert.equal(res.status, 401);
+      assert.match(res.body.detail, /the client certificate is not accepted/);
+    } finally {
+      await api.close();
+      await rm(pki.dir, { recursive: true, force: true });
+      await rm(stranger.dir, { recursive: true, force: true });
     }
   });
 });

@@ -62,9 +62,9 @@ export function buildProgram(): Command {
           );
       }),
     );
-  loginCommands(program);
   kubeCommand(program);
   infraCommand(program);
   coreCommand(program);
+  loginCommands(program);
   return program;
 }
