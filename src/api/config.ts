@@ -6,6 +6,9 @@
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
 import { DEFAULT_PROBLEM_BASE_URL } from "./errors.js";
+import { resolveAuthentication } from "./auth/config.js";
+import { DEFAULT_KEYSTONE_ENDPOINT } from "./auth/keystone.js";
+import { DEFAULT_KEYCLOAK_ENDPOINT } from "./auth/keycloak.js";
 
 export type StoreConfig =
   | { type: "embedded"; dataDir: string; fsync: boolean; historyLimit: number }
@@ -19,7 +22,7 @@ export interface ApiConfig {
   store: StoreConfig;
   retryTransactions: number;
   tls: { enabled: boolean; cert?: string; key?: string; clientCa?: string };
-  authentication: { allowAnonymous: boolean; staticUser: string | null; corsOrigin: string };
+  authentication: AuthenticationConfig;
   authorization: "always-allow" | "always-deny" | "RBAC";
   problemBaseUrl: string;
   bodyLimit: number;
@@ -42,6 +45,28 @@ export interface ApiConfig {
   auditLog: string | null;
 }
 
+/** Authenticators by their name in `authentication-order`. */
+export const AUTHENTICATOR_NAMES = ["static", "tls", "token", "oidc", "keystone", "keycloak"] as const;
+export type AuthenticatorName = (typeof AUTHENTICATOR_NAMES)[number];
+
+export interface AuthenticationConfig {
+  allowAnonymous: boolean;
+  staticUser: string | null;
+  corsOrigin: string;
+  /** The configured authenticators, in the order they are asked. */
+  order: AuthenticatorName[];
+  tokenFile: string | null;
+  oidc: {
+    issuer: string;
+    audiences: string[];
+    usernameClaim: string;
+    usernamePrefix: string;
+    caFile: string | null;
+  } | null;
+  keystone: { endpoint: string; cacheTtlMs: number } | null;
+  keycloak: { endpoint: string; realm: string } | null;
+}
+
 /** Flat option names shared by the YAML file (nested keys), the environment and the flags. */
 export interface ApiOptions {
   host?: string;
@@ -57,6 +82,17 @@ export interface ApiOptions {
   tlsClientCa?: string;
   allowAnonymous?: boolean | string;
   staticUser?: string;
+  tokenFile?: string;
+  authenticationOrder?: string | string[];
+  oidcIssuerUrl?: string;
+  oidcAudience?: string | string[];
+  oidcUsernameClaim?: string;
+  oidcUsernamePrefix?: string;
+  oidcCaFile?: string;
+  keystoneEndpoint?: string;
+  keystoneCacheTtl?: string | number;
+  keycloakEndpoint?: string;
+  keycloakRealm?: string;
   authorization?: string;
   corsOrigin?: string;
   problemBaseUrl?: string;
@@ -102,6 +138,17 @@ const ENV: Record<EnvOption, string> = {
   tlsClientCa: "KRAKE_TLS_CLIENT_CA",
   allowAnonymous: "KRAKE_ALLOW_ANONYMOUS",
   staticUser: "KRAKE_STATIC_USER",
+  tokenFile: "KRAKE_TOKEN_FILE",
+  authenticationOrder: "KRAKE_AUTHENTICATION_ORDER",
+  oidcIssuerUrl: "KRAKE_OIDC_ISSUER_URL",
+  oidcAudience: "KRAKE_OIDC_AUDIENCE",
+  oidcUsernameClaim: "KRAKE_OIDC_USERNAME_CLAIM",
+  oidcUsernamePrefix: "KRAKE_OIDC_USERNAME_PREFIX",
+  oidcCaFile: "KRAKE_OIDC_CA_FILE",
+  keystoneEndpoint: "KRAKE_KEYSTONE_ENDPOINT",
+  keystoneCacheTtl: "KRAKE_KEYSTONE_CACHE_TTL",
+  keycloakEndpoint: "KRAKE_KEYCLOAK_ENDPOINT",
+  keycloakRealm: "KRAKE_KEYCLOAK_REALM",
   authorization: "KRAKE_AUTHORIZATION",
   corsOrigin: "KRAKE_CORS_ORIGIN",
   problemBaseUrl: "KRAKE_PROBLEM_BASE_URL",
@@ -136,6 +183,9 @@ export function optionsFromFile(path: string): ApiOptions {
   const tls = doc.tls ?? {};
   const authn = doc.authentication ?? {};
   const staticStrategy = authn.strategy?.static ?? {};
+  const keystone = authn.strategy?.keystone ?? {};
+  const keycloak = authn.strategy?.keycloak ?? {};
+  const oidc = authn.oidc ?? {};
   const opts: ApiOptions = {
     host: doc.host,
     port: doc.port,
@@ -150,6 +200,17 @@ export function optionsFromFile(path: string): ApiOptions {
     tlsClientCa: tls.enabled ? tls.client_ca : undefined,
     allowAnonymous: authn.allow_anonymous,
     staticUser: staticStrategy.enabled ? (staticStrategy.name ?? "system") : undefined,
+    tokenFile: authn.token_file,
+    authenticationOrder: authn.order,
+    oidcIssuerUrl: oidc.issuer_url,
+    oidcAudience: oidc.audience,
+    oidcUsernameClaim: oidc.username_claim,
+    oidcUsernamePrefix: oidc.username_prefix,
+    oidcCaFile: oidc.ca_file,
+    keystoneEndpoint: keystone.enabled ? (keystone.endpoint ?? DEFAULT_KEYSTONE_ENDPOINT) : undefined,
+    keystoneCacheTtl: keystone.cache_ttl,
+    keycloakEndpoint: keycloak.enabled ? (keycloak.endpoint ?? DEFAULT_KEYCLOAK_ENDPOINT) : undefined,
+    keycloakRealm: keycloak.enabled ? keycloak.realm : undefined,
     authorization: doc.authorization,
     corsOrigin: authn.cors_origin,
     problemBaseUrl: doc.docs?.problem_base_url,
@@ -194,7 +255,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): ApiOptions {
   return opts;
 }
 
-function int(value: unknown, name: string, min: number, max: number): number {
+export function int(value: unknown, name: string, min: number, max: number): number {
   const n = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
@@ -202,7 +263,7 @@ function int(value: unknown, name: string, min: number, max: number): number {
   return n;
 }
 
-function bool(value: unknown, name: string): boolean {
+export function bool(value: unknown, name: string): boolean {
   if (typeof value === "boolean") return value;
   if (typeof value === "string") {
     if (/^(true|1|yes|on)$/i.test(value)) return true;
@@ -211,7 +272,7 @@ function bool(value: unknown, name: string): boolean {
   throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(value)}`);
 }
 
-function seconds(value: unknown, name: string): number {
+export function seconds(value: unknown, name: string): number {
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name}: expected a number of seconds ≥ 0, got ${JSON.stringify(value)}`);
   return Math.round(n * 1000);
@@ -265,8 +326,9 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
   if (workers > 1 && endpoints.length === 0) {
     throw new ConfigError("workers: several API processes need a shared store: add --etcd (the embedded store lives in one process)");
   }
+  const host = o.host ?? "127.0.0.1";
   return {
-    host: o.host ?? "127.0.0.1",
+    host,
     workers,
     port: int(o.port ?? 8080, "port", 0, 65535),
     store:
@@ -280,11 +342,7 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
           },
     retryTransactions: int(o.retryTransactions ?? 5, "retry-transactions", 0, 100),
     tls: { enabled: tlsEnabled, cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa },
-    authentication: {
-      allowAnonymous: o.allowAnonymous === undefined ? true : bool(o.allowAnonymous, "allow-anonymous"),
-      staticUser: o.staticUser ?? null,
-      corsOrigin: o.corsOrigin ?? "*",
-    },
+    authentication: resolveAuthentication(o, host, tlsEnabled && Boolean(o.tlsClientCa)),
     authorization: authorization as ApiConfig["authorization"],
     problemBaseUrl: o.problemBaseUrl ?? DEFAULT_PROBLEM_BASE_URL,
     bodyLimit: int(o.bodyLimit ?? 4 * 1024 * 1024, "body-limit", 1024, 1024 * 1024 * 1024),

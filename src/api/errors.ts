@@ -39,6 +39,9 @@ export function problemBody(err: ApiError, baseUrl: string | null, instance?: st
 
 export const MAX_REPORTED_ISSUES = 100;
 
+/** RFC 6750: a 401 names the scheme the caller should use. */
+const BEARER_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="krake"' };
+
 const where = (def: KindDef, ns: string | null) => `in namespace ${ns === null ? "None" : `'${ns}'`}`;
 
 export function formatPath(path: (string | number)[]): string {
@@ -87,7 +90,19 @@ export const Errors = {
     new ApiError(413, null, `413: Payload Too Large: the request body exceeds the limit of ${limit} bytes`),
   objectTooLarge: (bytes: number, max: number) =>
     new ApiError(413, null, `413: Payload Too Large: the stored object would have ${bytes} bytes; the store accepts at most ${max}`),
-  unauthenticated: () => new ApiError(401, null, "401: No user has been authenticated."),
+  unauthenticated: () => new ApiError(401, null, "401: No user has been authenticated.", undefined, BEARER_CHALLENGE),
+  /** A credential was sent but is not acceptable; `why` says why (expired, wrong audience…), never the credential. */
+  credentialRejected: (why: string, title: string | null = null) =>
+    new ApiError(401, title, `401: ${why}`, undefined, BEARER_CHALLENGE),
+  invalidKeystoneToken: (status: string) =>
+    new ApiError(401, "INVALID_KEYSTONE_TOKEN", `Invalid Keystone token (HTTP ${status})`, undefined, BEARER_CHALLENGE),
+  invalidKeycloakToken: (status: string) =>
+    new ApiError(401, "INVALID_KEYCLOAK_TOKEN", `Invalid Keycloak token (HTTP ${status})`, undefined, BEARER_CHALLENGE),
+  /** The identity provider (OIDC issuer, Keystone, Keycloak) cannot be asked: the credential is not known bad. */
+  authenticationUnavailable: (provider: string, why: string) =>
+    new ApiError(503, "AUTHENTICATION_UNAVAILABLE", `Cannot verify the credential: ${provider} is unavailable (${why})`, undefined, {
+      "Retry-After": "5",
+    }),
   anonymousDenied: () => new ApiError(401, null, "401: Unauthorized"),
   invalidToken: (detail: string) => new ApiError(401, null, `401: ${detail}`),
   forbidden: () => new ApiError(403, null, "403: Forbidden"),

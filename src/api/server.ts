@@ -13,7 +13,7 @@ import { registerBackupRoute } from "./backup-route.js";
 import { ResourceService } from "./service.js";
 import { WatchHub } from "./watch.js";
 import { Auth, type Authenticator } from "./auth/index.js";
-import { staticUserAuthenticator, tlsClientCertAuthenticator } from "./auth/authenticator.js";
+import { buildAuthenticators } from "./auth/chain.js";
 import { RbacCache } from "./auth/rbac.js";
 import { openApiDocument } from "./openapi.js";
 import type { ApiConfig } from "./config.js";
@@ -46,14 +46,13 @@ const REDACT = [
 export interface BuildOptions {
   /** Tried before the configured ones: identities of in-process callers (`krake up`'s controllers). */
   authenticators?: Authenticator[];
+  /** Re-read the token file on SIGHUP (`krake api`; in-process servers of tests leave it off). */
+  reloadOnSighup?: boolean;
 }
 
-/** The configured authenticators, in Krake's precedence: static, then TLS client certificates. */
-export function configuredAuthenticators(config: ApiConfig): Authenticator[] {
-  const chain: Authenticator[] = [];
-  if (config.authentication.staticUser) chain.push(staticUserAuthenticator(config.authentication.staticUser));
-  if (config.tls.enabled && config.tls.clientCa) chain.push(tlsClientCertAuthenticator());
-  return chain;
+/** The configured authenticators, in the configured order (static, when configured, first: it decides alone). */
+export function configuredAuthenticators(config: ApiConfig, logger: Logger, reloadOnSighup = false): Authenticator[] {
+  return buildAuthenticators(config.authentication, { logger, reloadOnSighup });
 }
 
 export async function buildApiApp(config: ApiConfig, store: Store, logger: Logger, options: BuildOptions = {}): Promise<{
@@ -86,11 +85,21 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     app.setChildLoggerFactory((logger) => logger);
   }
 
+  const authenticators = configuredAuthenticators(config, logger, options.reloadOnSighup);
+  logger.info(
+    { authenticators: [...(options.authenticators ?? []).map((a) => a.name), ...config.authentication.order], anonymous: config.authentication.allowAnonymous },
+    "authenticators active",
+  );
   const rbac = new RbacCache(store, (err) => logger.warn({ err: err.message }, "RBAC cache lost its watch; relisting"));
-  await rbac.start();
+  try {
+    await rbac.start();
+  } catch (err) {
+    for (const a of authenticators) a.close?.();
+    throw err;
+  }
   const auth = new Auth(
     {
-      authenticators: [...(options.authenticators ?? []), ...configuredAuthenticators(config)],
+      authenticators: [...(options.authenticators ?? []), ...authenticators],
       allowAnonymous: config.authentication.allowAnonymous,
       authorization: config.authorization,
     },

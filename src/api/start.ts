@@ -34,7 +34,10 @@ export async function startApiServer(
       ];
       seeded = await seed(service, sources, logger);
     }
-    built = await buildApiApp(config, store, logger, { authenticators: options.authenticators });
+    built = await buildApiApp(config, store, logger, {
+      authenticators: options.authenticators,
+      reloadOnSighup: options.reloadOnSighup,
+    });
     await built.app.listen({ host: config.host, port: config.port });
   } catch (err) {
     built?.closeExtras();

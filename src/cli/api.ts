@@ -15,6 +15,7 @@ import { createLogger, startApiServer } from "../api/start.js";
 import { isWorkerProcess, reportListening, superviseWorkers } from "../api/workers.js";
 import { exitOnSignals } from "./shutdown.js";
 import { checkAuditLogWritable } from "../api/audit/audit-file.js";
+import { TokenFileError } from "../api/auth/token-file.js";
 
 /** Flags of `krake api` that `krake up` does not take: it runs one process, and its logging is its own. */
 const NOT_FOR_UP = new Set(["--workers", "--log-level", "--log-requests", "--bootstrap"]);
@@ -56,10 +57,42 @@ export function addApiOptions(cmd: Command, forUp = false): Command {
     .addOption(
       new Option(
         "--allow-anonymous <bool>",
-        `let unauthenticated requests in as system:anonymous, default true ${env("allowAnonymous")}`,
+        `let requests without any credential in as system:anonymous; default true when --host is a loopback address, else false ${env("allowAnonymous")}`,
       ),
     )
     .option("--static-user <name>", `authenticate every request as this user ${env("staticUser")}`)
+    .option(
+      "--token-file <file>",
+      `static bearer tokens, CSV lines token,user[,uid[,"groups"]]; re-read on change and SIGHUP ${env("tokenFile")}`,
+    )
+    .option(
+      "--authentication-order <names>",
+      `comma-separated order of static, tls, token, oidc, keystone, keycloak; default: that order, configured ones only ${env("authenticationOrder")}`,
+    )
+    .option("--oidc-issuer-url <url>", `accept JWTs of this OpenID Connect issuer (its iss) ${env("oidcIssuerUrl")}`)
+    .option(
+      "--oidc-audience <ids>",
+      `comma-separated client ids; a token's aud must name one (required with --oidc-issuer-url) ${env("oidcAudience")}`,
+    )
+    .option(
+      "--oidc-username-claim <claim>",
+      `claim naming the user, default sub (Keycloak: preferred_username) ${env("oidcUsernameClaim")}`,
+    )
+    .option("--oidc-username-prefix <prefix>", `put before OIDC user names, e.g. oidc: ${env("oidcUsernamePrefix")}`)
+    .option("--oidc-ca-file <file>", `CA certificate (PEM) of the OIDC issuer's TLS ${env("oidcCaFile")}`)
+    .option(
+      "--keystone-endpoint <url>",
+      `validate tokens with this Keystone v3 endpoint, e.g. https://keystone:5000/v3 ${env("keystoneEndpoint")}`,
+    )
+    .option(
+      "--keystone-cache-ttl <seconds>",
+      `how long an accepted Keystone token is trusted without asking again, default 30 ${env("keystoneCacheTtl")}`,
+    )
+    .option(
+      "--keycloak-endpoint <url>",
+      `Krake's Keycloak userinfo check against this server (prefer --oidc-issuer-url) ${env("keycloakEndpoint")}`,
+    )
+    .option("--keycloak-realm <realm>", `realm for --keycloak-endpoint, default krake ${env("keycloakRealm")}`)
     .addOption(
       new Option(
         "--authorization <mode>",
@@ -171,8 +204,12 @@ export function apiCommand(): Command {
     }
     let server;
     try {
-      server = await startApiServer(config, { logger });
+      server = await startApiServer(config, { logger, reloadOnSighup: true });
     } catch (err) {
+      if (err instanceof TokenFileError) {
+        process.stderr.write(`krake api: token-file: ${err.message}\n`);
+        process.exit(2);
+      }
       logger.fatal({ err: (err as Error).message }, "cannot start the API server");
       process.exit(1);
     }

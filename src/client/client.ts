@@ -13,6 +13,8 @@ export interface ClientOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>` (Keystone-style raw tokens: set `authorization` instead). */
   token?: string;
+  /** Asked before each request when `token` is not set (rok's stored login, refreshed when due). */
+  tokenSource?: () => Promise<string | null>;
   authorization?: string;
   headers?: Record<string, string>;
   /** Per-request timeout for non-watch calls, default 30 s. */
@@ -81,10 +83,11 @@ export class KrakeClient {
     this.send = options.fetch ? fromFetch(options.fetch) : nodeHttp(options.tls);
   }
 
-  private headers(extra?: Record<string, string>): Record<string, string> {
+  private headers(extra?: Record<string, string>, sourcedToken?: string | null): Record<string, string> {
     const h: Record<string, string> = { Accept: "application/json", ...this.options.headers, ...extra };
+    const token = this.options.token ?? sourcedToken;
     if (this.options.authorization) h.Authorization = this.options.authorization;
-    else if (this.options.token) h.Authorization = `Bearer ${this.options.token}`;
+    else if (token) h.Authorization = `Bearer ${token}`;
     return h;
   }
 
@@ -124,13 +127,14 @@ export class KrakeClient {
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    const sourcedToken = !this.options.token && this.options.tokenSource ? await this.options.tokenSource() : null;
     // Streams (watches) end only through the caller's signal; everything else also has a timeout.
     const deadline = opts.stream ? null : startDeadline(opts.signal, this.options.timeoutMs ?? 30_000);
     let res: HttpResponse;
     try {
       res = await this.send(url, {
         method,
-        headers: this.headers(body === undefined ? undefined : { "Content-Type": "application/json" }),
+        headers: this.headers(body === undefined ? undefined : { "Content-Type": "application/json" }, sourcedToken),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: deadline?.signal ?? opts.signal,
       });

@@ -6,6 +6,7 @@
  */
 import type { FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
+import { Errors } from "../errors.js";
 
 export interface Authenticator {
   /** Short name for logs and the configured order, e.g. `tls`, `token`, `oidc`, `keystone`. */
@@ -26,8 +27,13 @@ export function tlsClientCertAuthenticator(): Authenticator {
     name: "tls",
     authenticate(req) {
       const socket = req.raw.socket as TLSSocket;
-      if (typeof socket.getPeerCertificate !== "function" || !socket.authorized) return null;
-      const cn = socket.getPeerCertificate()?.subject?.CN;
+      if (typeof socket.getPeerCertificate !== "function") return null;
+      const cert = socket.getPeerCertificate();
+      if (!cert || Object.keys(cert).length === 0) return null;
+      // A certificate the client CA did not sign is a credential, and a bad one: never anonymous.
+      if (!socket.authorized)
+        throw Errors.credentialRejected(`the client certificate is not accepted (${String(socket.authorizationError)})`);
+      const cn = cert.subject?.CN;
       return typeof cn === "string" && cn ? cn : null;
     },
   };

@@ -5,6 +5,7 @@
 import type { FastifyRequest } from "fastify";
 import { Errors } from "../errors.js";
 import type { Authenticator } from "./authenticator.js";
+import { presentsCredential } from "./credentials.js";
 import type { AccessRequest, NamespaceScope, RbacCache } from "./rbac.js";
 
 export type { Authenticator } from "./authenticator.js";
@@ -30,7 +31,12 @@ export class Auth {
       const user = await authenticator.authenticate(req);
       if (user !== null) return user;
     }
-    if (this.config.allowAnonymous || req.method === "OPTIONS") return ANONYMOUS;
+    if (req.method === "OPTIONS") return ANONYMOUS;
+    // A credential nobody recognised (a token not in the file, a JWT of an issuer we do not trust…): the
+    // caller meant to be someone, so serving them as anonymous would hide their mistake.
+    if (presentsCredential(req))
+      throw Errors.credentialRejected("the credential was not accepted: unknown token, or no authenticator for its kind is configured");
+    if (this.config.allowAnonymous) return ANONYMOUS;
     throw Errors.unauthenticated();
   }
 

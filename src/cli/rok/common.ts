@@ -8,6 +8,7 @@ import type { KindDef, Resource } from "../../resources/kind.js";
 import { loadConfig, type LoadedConfig, type TlsConfig } from "./config.js";
 import { splitValues } from "./argv.js";
 import { CliError, fail } from "./errors.js";
+import { credentialsPath, loginTokenSource } from "./credentials.js";
 import { readFileOrFail } from "./files.js";
 import { FORMATS, parseFormat, render, type Format } from "./output.js";
 
@@ -47,6 +48,8 @@ export function context(flags: LeafFlags): Context {
     client: new KrakeClient({
       url: config.api_url,
       token: config.token ?? undefined,
+      // No KRAKE_TOKEN or `token:`: the tokens of `rok login`, if any.
+      tokenSource: config.token ? undefined : (loginTokenSource(credentialsPath(config), config.api_url) ?? undefined),
       tls: config.tls?.enabled ? tlsFiles(config.tls) : undefined,
     }),
     format: parseFormat(flags.output),

@@ -22,8 +22,19 @@ export interface RokConfig {
   tls: TlsConfig | null;
   /** Sent as `Authorization: Bearer …`: `token` in the file or KRAKE_TOKEN. */
   token: string | null;
+  /** `oidc:` in the file: the issuer `rok login` uses, so a configured user types only `rok login`. */
+  oidc: RokOidcConfig | null;
   /** The file the values came from, null when only defaults and environment apply. */
   source: string | null;
+}
+
+export interface RokOidcConfig {
+  issuer?: string;
+  client_id?: string;
+  client_secret?: string;
+  scope?: string;
+  /** CA of the issuer's certificate; relative to the file. */
+  ca_file?: string;
 }
 
 export const DEFAULT_URL = "http://localhost:8080";
@@ -89,6 +100,18 @@ export function loadConfig(
       if (value) tls[key] = resolve(dirname(source), value);
     }
   }
+  let oidc: RokOidcConfig | null = null;
+  if (raw.oidc !== undefined && raw.oidc !== null) {
+    if (typeof raw.oidc !== "object" || Array.isArray(raw.oidc))
+      throw new CliError(`configuration file ${source}: oidc must be a mapping (issuer, client_id, …)`);
+    oidc = {};
+    for (const key of ["issuer", "client_id", "client_secret", "scope", "ca_file"] as const) {
+      const value = raw.oidc[key];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== "string") throw new CliError(`configuration file ${source}: oidc.${key} must be a string`);
+      oidc[key] = key === "ca_file" && source ? resolve(dirname(source), value) : value;
+    }
+  }
   const token = env.KRAKE_TOKEN || (typeof raw.token === "string" ? raw.token : null) || null;
   // krakectl forces the scheme to match tls.enabled and warns about the change; we keep that behaviour.
   const wanted = tls?.enabled ? "https:" : "http:";
@@ -104,5 +127,5 @@ export function loadConfig(
   } catch {
     throw new CliError(`invalid api_url: ${apiUrl}`);
   }
-  return { api_url: apiUrl, user, tls, token, source, warnings };
+  return { api_url: apiUrl, user, tls, token, oidc, source, warnings };
 }

@@ -12,6 +12,7 @@ import { completionScript } from "./completion.js";
 import { coreCommand } from "./commands/core.js";
 import { infraCommand } from "./commands/infra.js";
 import { kubeCommand } from "./commands/kube.js";
+import { loginCommands } from "./commands/login.js";
 
 export function buildProgram(): Command {
   // Installed twice (rok, and krakectl for existing scripts): usage lines name the one that was typed.
@@ -64,5 +65,6 @@ export function buildProgram(): Command {
   kubeCommand(program);
   infraCommand(program);
   coreCommand(program);
+  loginCommands(program);
   return program;
 }
