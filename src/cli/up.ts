@@ -12,10 +12,18 @@ import pino from "pino";
 import { createLogger, startApiServer } from "../api/start.js";
 import type { ApiServer } from "../api/server.js";
 import { KrakeClient } from "../client/index.js";
+import { ADMIN_USER, ensureAdminRole } from "../api/auth/admin-role.js";
+import { InProcessIdentities } from "../api/auth/in-process.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers, type RunningControllers } from "../controller/process.js";
-import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
+import {
+  CONTROLLER_NAMES,
+  CONTROLLER_USERS,
+  controllerFactory,
+  type ControllerName,
+} from "../controllers/index.js";
 import { addApiOptions, apiConfigFromFlags } from "./api.js";
+import { adminProbe, controllerProbe, waitForAccess } from "./identities.js";
 import { addControllerOptions, checkControllerFlags, controllerSettings } from "./controller.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -158,9 +166,12 @@ async function up(flags: Record<string, any>): Promise<void> {
   }
   if (temporary && scratch) cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
 
+  // The controllers and the bootstrap loader each act under their own user (tokens only in memory), so RBAC
+  // holds every one of them to its role.
+  const identities = new InProcessIdentities();
   let server: ApiServer | null = null;
   try {
-    server = await startApiServer(config, { logger: apiLog });
+    server = await startApiServer(config, { logger: apiLog, authenticators: [identities] });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     await abort(
@@ -182,7 +193,21 @@ async function up(flags: Record<string, any>): Promise<void> {
       await abort(`cannot read ${caFile}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
   }
-  const client = new KrakeClient({ url: api.url, tls: ca ? { ca } : undefined });
+  const clientAs = (user: string) =>
+    new KrakeClient({ url: api.url, tls: ca ? { ca } : undefined, token: identities.issue(user) });
+  const client = clientAs(ADMIN_USER);
+
+  if (config.authorization === "RBAC" && (flags.bootstrap as string[]).length > 0) {
+    // Under RBAC nobody could write the first role through the API; the loader is system:admin, so make
+    // sure that user is an administrator (Krake's role:system, as in support/base_roles.yaml).
+    try {
+      const created = await ensureAdminRole(api.store);
+      if (created.length > 0) log.info({ created }, "created the administrator role for system:admin");
+      await waitForAccess(adminProbe(client), 10_000);
+    } catch (err) {
+      await abort(`cannot create the administrator role: ${(err as Error).message}`);
+    }
+  }
 
   for (const file of flags.bootstrap as string[]) {
     const { bootstrap } = await import("./bootstrap.js");
@@ -201,12 +226,28 @@ async function up(flags: Record<string, any>): Promise<void> {
 
   const names = flags.controllers as ControllerName[];
   const settings = controllerSettings(flags);
+  const clients = new Map(names.map((name) => [name, clientAs(CONTROLLER_USERS[name])]));
+  if (config.authorization === "RBAC") {
+    await Promise.all(
+      names.map(async (name) => {
+        if (!(await waitForAccess(controllerProbe(clients.get(name)!, name), 5_000)))
+          log.warn(
+            { controller: name, user: CONTROLLER_USERS[name] },
+            "this controller's user has no role, so the API will refuse it: load support/base_roles.yaml (--bootstrap)",
+          );
+      }),
+    );
+  }
   let running: RunningControllers | null = null;
   try {
     running = await startControllers({
       client,
       log,
-      controllers: names.map((name) => ({ name, create: controllerFactory(name, settings) })),
+      controllers: names.map((name) => ({
+        name,
+        create: controllerFactory(name, settings),
+        client: clients.get(name),
+      })),
       // One process owns the embedded store, so there is nobody to elect against; over etcd another
       // `krake up` or `krake controller` may be running.
       leaderElection:
