@@ -33,9 +33,15 @@ export interface RbacApi {
   close(): Promise<void>;
 }
 
-export async function startRbacApi(
-  options: { baseRoles?: boolean; api?: ApiOptions } = {},
-): Promise<RbacApi> {
+export interface RbacApiOptions {
+  /** Load support/base_roles.yaml (and wait until the authorizer has it). */
+  baseRoles?: boolean;
+  api?: ApiOptions;
+  /** CA of an HTTPS API's certificate, for the clients. */
+  ca?: Buffer;
+}
+
+export async function startRbacApi(options: RbacApiOptions = {}): Promise<RbacApi> {
   const dataDir = await mkdtemp(join(tmpdir(), "krake-rbac-test-"));
   const config = resolveApiConfig({
     host: "127.0.0.1",
@@ -57,7 +63,12 @@ export async function startRbacApi(
     if (!tokens.has(user)) tokens.set(user, identities.issue(user));
     return tokens.get(user)!;
   };
-  const as = (user: string) => new KrakeClient({ url: server.url, token: tokenOf(user) });
+  const as = (user: string) =>
+    new KrakeClient({
+      url: server.url,
+      token: tokenOf(user),
+      tls: options.ca ? { ca: options.ca } : undefined,
+    });
   await ensureAdminRole(server.store);
   const admin = as(ADMIN_USER);
   if (!(await waitForAccess(adminProbe(admin), 5000))) throw new Error("system:admin never got its role");
