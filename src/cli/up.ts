@@ -12,10 +12,17 @@ import pino from "pino";
 import { createLogger, startApiServer } from "../api/start.js";
 import type { ApiServer } from "../api/server.js";
 import { KrakeClient } from "../client/index.js";
+import { InProcessIdentities } from "../api/auth/in-process.js";
 import { controllerLogger } from "../controller/log.js";
 import { startControllers, type RunningControllers } from "../controller/process.js";
-import { CONTROLLER_NAMES, controllerFactory, type ControllerName } from "../controllers/index.js";
+import {
+  CONTROLLER_NAMES,
+  CONTROLLER_USERS,
+  controllerFactory,
+  type ControllerName,
+} from "../controllers/index.js";
 import { addApiOptions, apiConfigFromFlags } from "./api.js";
+import { controllerProbe, waitForAccess } from "./identities.js";
 import { addControllerOptions, checkControllerFlags, controllerSettings } from "./controller.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -65,7 +72,7 @@ export function upCommand(): Command {
     )
     .option(
       "--bootstrap <file>",
-      "load resources from this YAML once the API listens, like `krake bootstrap` (repeatable)",
+      "create the resources of this YAML file when missing, before the API listens (repeatable; e.g. support/base_roles.yaml under RBAC)",
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
@@ -158,11 +165,14 @@ async function up(flags: Record<string, any>): Promise<void> {
   }
   if (temporary && scratch) cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
 
+  // The controllers and the bootstrap loader each act under their own user (tokens only in memory), so RBAC
+  // holds every one of them to its role.
+  const identities = new InProcessIdentities();
   let server: ApiServer | null = null;
   try {
-    // Loaded by the server itself, before it listens: under RBAC nobody could create the first roles.
-    config.bootstrap.files.push(...(flags.bootstrap as string[]));
-    server = await startApiServer(config, { logger: apiLog });
+    // --bootstrap files (in config.bootstrap) are loaded by the server itself before it listens: under RBAC
+    // nobody could create the first roles through the API.
+    server = await startApiServer(config, { logger: apiLog, authenticators: [identities] });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     await abort(
@@ -188,19 +198,37 @@ async function up(flags: Record<string, any>): Promise<void> {
       await abort(`cannot read ${caFile}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
   }
-  const client = new KrakeClient({ url: api.url, tls: ca ? { ca } : undefined });
+  const clientAs = (user: string) =>
+    new KrakeClient({ url: api.url, tls: ca ? { ca } : undefined, token: identities.issue(user) });
+  const client = clientAs("system:admin");
 
   for (const { source, created, existing } of api.seeded ?? [])
     process.stdout.write(`Loaded ${source}: ${created} created, ${existing} already there\n`);
 
   const names = flags.controllers as ControllerName[];
   const settings = controllerSettings(flags);
+  const clients = new Map(names.map((name) => [name, clientAs(CONTROLLER_USERS[name])]));
+  if (config.authorization === "RBAC") {
+    await Promise.all(
+      names.map(async (name) => {
+        if (!(await waitForAccess(controllerProbe(clients.get(name)!, name), 5_000)))
+          log.warn(
+            { controller: name, user: CONTROLLER_USERS[name] },
+            "this controller's user has no role, so the API will refuse it: load support/base_roles.yaml (--bootstrap)",
+          );
+      }),
+    );
+  }
   let running: RunningControllers | null = null;
   try {
     running = await startControllers({
       client,
       log,
-      controllers: names.map((name) => ({ name, create: controllerFactory(name, settings) })),
+      controllers: names.map((name) => ({
+        name,
+        create: controllerFactory(name, settings),
+        client: clients.get(name),
+      })),
       // One process owns the embedded store, so there is nobody to elect against; over etcd another
       // `krake up` or `krake controller` may be running.
       leaderElection:

@@ -17,7 +17,8 @@ export type ControllerFactory = (ctx: ControllerContext) => Controller;
 export interface ControllerProcessOptions {
   client: KrakeClient;
   log: Logger;
-  controllers: { name: string; create: ControllerFactory }[];
+  /** Each controller may bring its own client (its own identity); the rest share `client`. */
+  controllers: { name: string; create: ControllerFactory; client?: KrakeClient }[];
   /** Leader election; false runs every controller at once (only safe with a single copy). */
   leaderElection?: { durationMs: number; identity?: string } | false;
   /** `host:port` for /metrics and /healthz; null disables. */
@@ -52,13 +53,13 @@ export async function startControllers(opts: ControllerProcessOptions): Promise<
     ]),
   );
 
-  const runs = opts.controllers.map(async ({ name, create }) => {
+  const runs = opts.controllers.map(async ({ name, create, client = opts.client }) => {
     const log = opts.log.child({ controller: name });
     if (opts.leaderElection === false) {
-      await create({ ...ctx, log }).run(stop.signal);
+      await create({ ...ctx, client, log }).run(stop.signal);
       return;
     }
-    const elector = new LeaderElector(opts.client, {
+    const elector = new LeaderElector(client, {
       name: `controller-${name}`,
       identity,
       durationMs: opts.leaderElection?.durationMs ?? 15_000,
@@ -66,7 +67,7 @@ export async function startControllers(opts: ControllerProcessOptions): Promise<
     });
     electors.set(name, elector);
     // Every term starts from scratch (fresh informers and queues): nothing carries over from a lost term.
-    await elector.run(stop.signal, ({ signal }) => create({ ...ctx, log }).run(signal));
+    await elector.run(stop.signal, ({ signal }) => create({ ...ctx, client, log }).run(signal));
   });
   const done = Promise.all(runs).then(() => undefined);
 

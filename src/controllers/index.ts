@@ -29,6 +29,20 @@ export const CONTROLLER_NAMES = [
 ] as const;
 export type ControllerName = (typeof CONTROLLER_NAMES)[number];
 
+/**
+ * The user each controller acts as: Krake's names where Krake has the controller, bound to least-privilege
+ * roles in support/base_roles.yaml. A separate `krake controller` authenticates as it with a client
+ * certificate of this CN; `krake up` gives each in-process controller a token for it.
+ */
+export const CONTROLLER_USERS: Record<ControllerName, string> = {
+  scheduler: "system:scheduler",
+  gc: "system:gc",
+  infrastructure: "system:infrastructure",
+  cluster: "system:kubernetes-cluster",
+  application: "system:kubernetes-application",
+  autoscaler: "system:autoscaler",
+};
+
 export function controllerFactory(
   name: ControllerName,
   settings: ControllerSettings = {},

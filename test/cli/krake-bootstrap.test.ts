@@ -102,7 +102,7 @@ describe("krake bootstrap support/base_roles.yaml", () => {
     const roles = fileURLToPath(new URL("../../../support/base_roles.yaml", import.meta.url));
     const loaded = await runKrake(["bootstrap", "--api", api.url, roles]);
     assert.equal(loaded.code, 0, loaded.stderr);
-    assert.match(loaded.stdout, /2 created/);
+    assert.match(loaded.stdout, /18 created/);
     // The same store behind RBAC servers: one that sees every caller as system:admin, one as someone else.
     const asAdmin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" }, api.server.store);
     const asOther = await startTestApi({ authorization: "RBAC", staticUser: "alice" }, api.server.store);

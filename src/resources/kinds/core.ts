@@ -12,6 +12,9 @@ const roleRule = () =>
     verbs: list(enumOf(verbs)),
   });
 
+/** A rule's list as an operator reads it: `""` (every API, resource or namespace) shown as `*`. */
+const star = (items: string[]) => items.map((item) => item || "*").join(",");
+
 export const Role = defineKind({
   group: "core",
   kind: "Role",
@@ -33,7 +36,7 @@ export const Role = defineKind({
         o.rules
           .map(
             (r: { api: string; resources: string[]; namespaces: string[]; verbs: string[] }) =>
-              `${r.verbs.join(",")} on ${r.api}/${r.resources.join(",")} in ${r.namespaces.join(",")}`,
+              `${r.verbs.join(",")} on ${star([r.api])}/${star(r.resources)} in ${star(r.namespaces)}`,
           )
           .join("\n"),
       detail: true,

@@ -31,6 +31,9 @@ interface Rule {
 
 const RULE_SYNTAX = "API:RESOURCES:NAMESPACES:VERBS, lists comma-separated, * for all";
 
+/** What `*` in the verbs of a --rule stands for: every verb of api.md §12's mapping. */
+const ALL_VERBS = ["create", "get", "list", "update", "delete"] as const;
+
 /** `kubernetes:applications,clusters:team-a:get,list` → a rule. */
 export function parseRule(text: string): Rule {
   const parts = text.split(":");
@@ -42,11 +45,14 @@ export function parseRule(text: string): Rule {
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean);
+  // RBAC spells "every API, resource, namespace" as "" (api.md §12); a literal "*" would match nothing.
+  const all = (items: string[]) => items.map((item) => (item === "*" ? "" : item));
+  const verbs = list(parts[3]);
   return {
-    api: parts[0].trim(),
-    resources: list(parts[1]),
-    namespaces: list(parts[2]),
-    verbs: list(parts[3]),
+    api: parts[0].trim() === "*" ? "" : parts[0].trim(),
+    resources: all(list(parts[1])),
+    namespaces: all(list(parts[2])),
+    verbs: verbs.includes("*") ? [...ALL_VERBS] : verbs,
   };
 }
 
