@@ -11,7 +11,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
 import {
   createServer as createHttpServer,
   get as httpGet,
@@ -27,6 +28,7 @@ import YAML from "yaml";
 import { optionsFromFile, resolveApiConfig } from "../../src/api/config.js";
 import { CONTROLLER_NAMES } from "../../src/controllers/index.js";
 import { krakeProgram } from "../../src/cli/krake-program.js";
+import { initPki } from "../../src/cli/pki.js";
 import { kubeBinDir, startKubeApiServer } from "../support/kube-apiserver.js";
 
 type Obj = Record<string, any>;
@@ -530,55 +532,176 @@ describe("deploy/kubernetes", () => {
     assert.equal(volume.configMap.name, apiConfig.metadata.name, "the Deployment follows the hashed name");
 
     // A server check catches misspelled fields and invalid values that the checks above do not look for.
-    // It needs the kube-apiserver that `npm test` builds (scripts/kube/build.sh); a first build is not
-    // started from here.
-    if (!existsSync(join(kubeBinDir(), "kube-apiserver")))
-      return t.skip("no kube-apiserver built (scripts/kube/build.sh)");
-    const dir = await mkdtemp(join(tmpdir(), "krake-deploy-dryrun-"));
-    const kube = await startKubeApiServer();
-    try {
-      const env = { ...process.env, KUBECONFIG: kube.kubeconfigPath };
-      const served = spawnSync(kubectl, ["api-versions"], { env, encoding: "utf8", timeout: 60_000 });
-      assert.equal(served.status, 0, served.stderr);
-      const versions = new Set(served.stdout.split("\n").filter(Boolean));
-      // kube-apiserver 1.20 predates policy/v1 (PodDisruptionBudget, 1.21): only such objects may be left out.
-      const unserved = objects.filter((o) => !versions.has(o.apiVersion));
-      assert.deepEqual(
-        [...new Set(unserved.map((o) => `${o.apiVersion} ${o.kind}`))].filter(
-          (k) => k !== "policy/v1 PodDisruptionBudget",
-        ),
-        [],
-      );
-      const namespace = objects.filter((o) => o.kind === "Namespace");
-      const rest = objects.filter((o) => o.kind !== "Namespace" && versions.has(o.apiVersion));
-      await writeFile(join(dir, "namespace.yaml"), namespace.map((o) => YAML.stringify(o)).join("---\n"));
-      await writeFile(join(dir, "rest.yaml"), rest.map((o) => YAML.stringify(o)).join("---\n"));
-      // The namespace for real: namespaced objects cannot even be dry-run into one that does not exist.
-      const ns = spawnSync(kubectl, ["apply", "-f", join(dir, "namespace.yaml")], {
+    await serverDryRun(t, objects);
+  });
+});
+
+/**
+ * `kubectl apply --dry-run=server` of rendered objects against a real kube-apiserver. It needs the
+ * kube-apiserver that `npm test` builds (scripts/kube/build.sh); a first build is not started from here.
+ */
+async function serverDryRun(t: { skip(message: string): void }, objects: Obj[]): Promise<void> {
+  const kubectl = which("kubectl")!;
+  if (!existsSync(join(kubeBinDir(), "kube-apiserver")))
+    return t.skip("no kube-apiserver built (scripts/kube/build.sh)");
+  const dir = await mkdtemp(join(tmpdir(), "krake-deploy-dryrun-"));
+  const kube = await startKubeApiServer();
+  try {
+    const env = { ...process.env, KUBECONFIG: kube.kubeconfigPath };
+    const served = spawnSync(kubectl, ["api-versions"], { env, encoding: "utf8", timeout: 60_000 });
+    assert.equal(served.status, 0, served.stderr);
+    const versions = new Set(served.stdout.split("\n").filter(Boolean));
+    // kube-apiserver 1.20 predates policy/v1 (PodDisruptionBudget, 1.21): only such objects may be left out.
+    const unserved = objects.filter((o) => !versions.has(o.apiVersion));
+    assert.deepEqual(
+      [...new Set(unserved.map((o) => `${o.apiVersion} ${o.kind}`))].filter(
+        (k) => k !== "policy/v1 PodDisruptionBudget",
+      ),
+      [],
+    );
+    const namespace = objects.filter((o) => o.kind === "Namespace");
+    const rest = objects.filter((o) => o.kind !== "Namespace" && versions.has(o.apiVersion));
+    await writeFile(join(dir, "namespace.yaml"), namespace.map((o) => YAML.stringify(o)).join("---\n"));
+    await writeFile(join(dir, "rest.yaml"), rest.map((o) => YAML.stringify(o)).join("---\n"));
+    // The namespace for real: namespaced objects cannot even be dry-run into one that does not exist.
+    const ns = spawnSync(kubectl, ["apply", "-f", join(dir, "namespace.yaml")], {
+      env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(ns.status, 0, ns.stderr);
+    const dry = spawnSync(
+      kubectl,
+      ["apply", "--dry-run=server", "--validate=strict", "-f", join(dir, "rest.yaml")],
+      {
         env,
         encoding: "utf8",
-        timeout: 60_000,
-      });
-      assert.equal(ns.status, 0, ns.stderr);
-      const dry = spawnSync(
-        kubectl,
-        ["apply", "--dry-run=server", "--validate=strict", "-f", join(dir, "rest.yaml")],
-        {
-          env,
-          encoding: "utf8",
-          timeout: 120_000,
-        },
+        timeout: 120_000,
+      },
+    );
+    assert.equal(dry.status, 0, `${dry.stdout}${dry.stderr}`);
+    assert.equal(
+      dry.stdout.split("\n").filter((l) => l.includes("(server dry run)")).length,
+      rest.length,
+      dry.stdout,
+    );
+  } finally {
+    await kube.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// deploy/kubernetes-secure: the base with RBAC, HTTPS and one certificate per controller
+
+describe("deploy/kubernetes-secure", () => {
+  const SECURE_DIR = join(ROOT, "deploy/kubernetes-secure");
+  let work: string;
+  let objects: Obj[] = [];
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "krake-deploy-secure-"));
+    // What an operator does first: the certificates, written beside the kustomization (not in git).
+    await cp(join(ROOT, "deploy"), join(work, "deploy"), { recursive: true });
+    initPki({
+      dir: join(work, "deploy/kubernetes-secure/pki"),
+      apiHosts: ["krake-api,krake-api.krake.svc,krake-api.krake.svc.cluster.local"],
+      days: 2,
+      force: false,
+    });
+    const kubectl = which("kubectl");
+    if (!kubectl) return;
+    const rendered = spawnSync(kubectl, ["kustomize", join(work, "deploy/kubernetes-secure")], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(rendered.status, 0, rendered.stderr);
+    objects = YAML.parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj);
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  const object = (kind: string, prefix: string) => {
+    const found = objects.find((o) => o.kind === kind && o.metadata.name.startsWith(prefix));
+    assert.ok(found, `no ${kind} ${prefix}…`);
+    return found;
+  };
+  const secretFile = (name: string, key: string) =>
+    Buffer.from(object("Secret", name).data[key], "base64").toString();
+
+  it("config/base_roles.yaml is support/base_roles.yaml, and the pki directory is kept out of git", () => {
+    assert.equal(
+      readFileSync(join(SECURE_DIR, "config/base_roles.yaml"), "utf8"),
+      readFileSync(join(ROOT, "support/base_roles.yaml"), "utf8"),
+    );
+    assert.match(readFileSync(join(ROOT, ".gitignore"), "utf8"), /^\/deploy\/kubernetes-secure\/pki\/$/m);
+  });
+
+  it("the API runs RBAC over HTTPS without anonymous access and creates the roles and static metrics at startup", async (t) => {
+    if (objects.length === 0) return t.skip("kubectl is not installed");
+    const config = object("ConfigMap", "krake-api-config-");
+    const file = join(work, "api.yaml");
+    await writeFile(file, config.data["api.yaml"]);
+    const resolved = resolveApiConfig(optionsFromFile(file));
+    assert.equal(resolved.authorization, "RBAC");
+    assert.equal(resolved.authentication.allowAnonymous, false);
+    assert.equal(resolved.tls.enabled, true);
+    assert.deepEqual(resolved.bootstrap.files, [
+      "/etc/krake/config/base_roles.yaml",
+      "/etc/krake/bootstrap/static_metrics.yaml",
+    ]);
+    assert.equal(config.data["base_roles.yaml"], readFileSync(join(ROOT, "support/base_roles.yaml"), "utf8"));
+    const pod = object("Deployment", "krake-api").spec.template.spec;
+    const api = pod.containers.find((c: Obj) => c.name === "api");
+    const mounted = (path: string) =>
+      api.volumeMounts.find((m: Obj) => path.startsWith(`${m.mountPath}/`)) &&
+      pod.volumes.find(
+        (v: Obj) => v.name === api.volumeMounts.find((m: Obj) => path.startsWith(`${m.mountPath}/`)).name,
       );
-      assert.equal(dry.status, 0, `${dry.stdout}${dry.stderr}`);
-      assert.equal(
-        dry.stdout.split("\n").filter((l) => l.includes("(server dry run)")).length,
-        rest.length,
-        dry.stdout,
-      );
-    } finally {
-      await kube.close();
-      await rm(dir, { recursive: true, force: true });
+    for (const path of [
+      ...resolved.bootstrap.files,
+      resolved.tls.cert!,
+      resolved.tls.key!,
+      resolved.tls.clientCa!,
+    ])
+      assert.ok(mounted(path), `${path} is mounted in the API pod`);
+    assert.equal(api.readinessProbe.httpGet.scheme, "HTTPS");
+    assert.ok(
+      new X509Certificate(secretFile("krake-api-tls-", "tls.crt"))
+        .subjectAltName!.split(", ")
+        .includes("DNS:krake-api"),
+      "controllers reach https://krake-api:8080",
+    );
+    assert.ok(!objects.some((o) => o.kind === "Job"), "no Job holds an administrator's certificate");
+  });
+
+  it("each controller calls https://krake-api:8080 with its own certificate, whose CN the base roles bind", async (t) => {
+    if (objects.length === 0) return t.skip("kubectl is not installed");
+    const bound = new Set(
+      parseYamlDocs(join(ROOT, "support/base_roles.yaml"))
+        .filter((o) => o.kind === "RoleBinding")
+        .flatMap((o) => o.users as string[]),
+    );
+    const users = new Set<string>();
+    for (const name of CONTROLLER_NAMES) {
+      const deployment = object("Deployment", `krake-${name}`);
+      const pod = deployment.spec.template.spec;
+      const container = pod.containers.find((c: Obj) => c.name === name);
+      const { flags } = checkKrakeArgs(`krake-${name}`, container.args);
+      assert.equal(flags.get("--api"), "https://krake-api:8080");
+      const certPath = flags.get("--tls-cert")!;
+      const mount = container.volumeMounts.find((m: Obj) => certPath.startsWith(`${m.mountPath}/`));
+      const secret = pod.volumes.find((v: Obj) => v.name === mount.name).secret.secretName;
+      assert.ok(secret.startsWith(`krake-${name}-tls-`), secret);
+      const cert = new X509Certificate(secretFile(secret, certPath.slice(mount.mountPath.length + 1)));
+      const cn = /CN=([^\n]+)/.exec(cert.subject)![1]!;
+      assert.ok(bound.has(cn), `${name}: ${cn} is bound to a role in support/base_roles.yaml`);
+      users.add(cn);
     }
+    assert.equal(users.size, CONTROLLER_NAMES.length, "one identity per controller");
+  });
+
+  it("a real kube-apiserver accepts every object (server dry run)", async (t) => {
+    if (objects.length === 0) return t.skip("kubectl is not installed");
+    await serverDryRun(t, objects);
   });
 });
 
