@@ -97,4 +97,11 @@ export const Errors = {
   storeUnavailable: (message: string) =>
     new ApiError(503, "STORE_UNAVAILABLE", `The store is unavailable: ${message}`, undefined, { "Retry-After": "1" }),
   internal: () => new ApiError(500, "INTERNAL_ERROR", "500: Internal Server Error"),
+  /** A stored value that does not open with the encryption keys; the log names the key and store key. */
+  storeDecryption: () =>
+    new ApiError(
+      500,
+      "STORE_DECRYPTION_ERROR",
+      "500: a stored value cannot be decrypted with this server's encryption keys; the server log names the key and the stored object",
+    ),
 };

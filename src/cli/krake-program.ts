@@ -8,6 +8,7 @@ import { VERSION } from "../version.js";
 import { apiCommand } from "./api.js";
 import { controllerCommand } from "./controller.js";
 import { backupCommand, restoreCommand } from "./backup.js";
+import { encryptionCommand } from "./encryption.js";
 import { upCommand } from "./up.js";
 
 export function bootstrapCommand(): Command {
@@ -54,5 +55,6 @@ export function krakeProgram(): Command {
     .addCommand(bootstrapCommand())
     .addCommand(controllerCommand())
     .addCommand(backupCommand())
-    .addCommand(restoreCommand());
+    .addCommand(restoreCommand())
+    .addCommand(encryptionCommand());
 }
