@@ -21,7 +21,11 @@ export interface EncryptionRouteDeps {
 }
 
 const notEncrypted = () =>
-  new ApiError(409, "ENCRYPTION_NOT_CONFIGURED", "this API server has no --encryption-key-file: its store is not encrypted at rest");
+  new ApiError(
+    409,
+    "ENCRYPTION_NOT_CONFIGURED",
+    "this API server has no --encryption-key-file: its store is not encrypted at rest",
+  );
 
 export function registerEncryptionRoutes(app: FastifyInstance, deps: EncryptionRouteDeps): void {
   const { store, auth } = deps;
@@ -32,9 +36,15 @@ export function registerEncryptionRoutes(app: FastifyInstance, deps: EncryptionR
   app.get("/encryption", { onRequest }, async (_req, reply) => {
     if (!isEncryptedStore(store)) throw notEncrypted();
     const census = await store.census();
-    return reply.type("application/json").send(
-      JSON.stringify({ current_key: store.keyring.current.name, keys: store.keyring.names(), ...censusBody(census) }),
-    );
+    return reply
+      .type("application/json")
+      .send(
+        JSON.stringify({
+          current_key: store.keyring.current.name,
+          keys: store.keyring.names(),
+          ...censusBody(census),
+        }),
+      );
   });
   app.post("/encryption/rewrite", { onRequest }, async (req, reply) => {
     if (!isEncryptedStore(store)) throw notEncrypted();
@@ -56,6 +66,11 @@ export function registerEncryptionRoutes(app: FastifyInstance, deps: EncryptionR
   });
 }
 
-function censusBody(c: { revision: number; total: number; plaintext: number; byKey: Record<string, number> }) {
+function censusBody(c: {
+  revision: number;
+  total: number;
+  plaintext: number;
+  byKey: Record<string, number>;
+}) {
   return { revision: c.revision, values: c.total, plaintext: c.plaintext, by_key: c.byKey };
 }

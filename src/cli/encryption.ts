@@ -50,7 +50,10 @@ function withSource(cmd: Command): Command {
       .option("--etcd <urls>", "the etcd store: comma-separated client URLs (API servers may keep running)")
       .option("--etcd-prefix <prefix>", "with --etcd: the key prefix the API servers use", ""),
   )
-    .option("--encryption-key-file <file>", "with --data-dir or --etcd: the key file (the first key encrypts)")
+    .option(
+      "--encryption-key-file <file>",
+      "with --data-dir or --etcd: the key file (the first key encrypts)",
+    )
     .option("--api <url>", "a running API server, which uses its own key file (needs an admin user)")
     .option("--token <token>", "with --api: bearer token (env KRAKE_TOKEN)", process.env.KRAKE_TOKEN)
     .option("--tls-ca <file>", "with --api: CA that signed the API's certificate")
@@ -61,10 +64,13 @@ function withSource(cmd: Command): Command {
 function checkSource(flags: EncryptionFlags, command: string): void {
   const sources = [flags.dataDir, flags.etcd, flags.api].filter((s) => s !== undefined).length;
   if (sources !== 1) usage(command, "give exactly one of --api, --data-dir or --etcd");
-  if (flags.api === undefined && !flags.encryptionKeyFile) usage(command, "--encryption-key-file is needed with --data-dir and --etcd");
-  if (flags.api !== undefined && flags.encryptionKeyFile) usage(command, "--encryption-key-file is for --data-dir and --etcd: with --api the server uses its own");
+  if (flags.api === undefined && !flags.encryptionKeyFile)
+    usage(command, "--encryption-key-file is needed with --data-dir and --etcd");
+  if (flags.api !== undefined && flags.encryptionKeyFile)
+    usage(command, "--encryption-key-file is for --data-dir and --etcd: with --api the server uses its own");
   if (flags.etcdPrefix && !flags.etcd) usage(command, "--etcd-prefix needs --etcd");
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) usage(command, "--tls-cert and --tls-key go together");
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey))
+    usage(command, "--tls-cert and --tls-key go together");
 }
 
 /** Opens the store named by the flags, wrapped with the key file. */
@@ -74,9 +80,13 @@ async function openDirect(flags: EncryptionFlags, command: string) {
   const keyring = readKeyFile(flags.encryptionKeyFile!);
   let raw: Store;
   if (flags.etcd !== undefined) {
-    const endpoints = flags.etcd.split(",").map((e) => e.trim()).filter(Boolean);
+    const endpoints = flags.etcd
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
     const bad = endpoints.find((e) => !/^https?:\/\/[^/\s]+\/?$/.test(e));
-    if (endpoints.length === 0 || bad !== undefined) usage(command, `--etcd: expected URLs like http://127.0.0.1:2379, got '${bad ?? flags.etcd}'`);
+    if (endpoints.length === 0 || bad !== undefined)
+      usage(command, `--etcd: expected URLs like http://127.0.0.1:2379, got '${bad ?? flags.etcd}'`);
     let access;
     try {
       access = etcdAccessFromFlags(flags, endpoints);
@@ -85,7 +95,9 @@ async function openDirect(flags: EncryptionFlags, command: string) {
     }
     const { openEtcdStore } = await import("../store/etcd.js");
     const { etcdStoreOptions } = await import("../store/open.js");
-    raw = await openEtcdStore(await etcdStoreOptions({ endpoints, prefix: flags.etcdPrefix ?? "", ...access }));
+    raw = await openEtcdStore(
+      await etcdStoreOptions({ endpoints, prefix: flags.etcdPrefix ?? "", ...access }),
+    );
   } else {
     const dir = resolve(flags.dataDir!);
     const { inspectDataDir } = await import("../store/restore.js");
@@ -100,7 +112,9 @@ async function openDirect(flags: EncryptionFlags, command: string) {
       raw = await openEmbeddedStore({ dataDir: dir, historyLimit: 0 });
     } catch (err) {
       if (err instanceof LockedError) {
-        throw new CliError(`${err.message}. A running API server owns its data directory: use --api URL to go through it`);
+        throw new CliError(
+          `${err.message}. A running API server owns its data directory: use --api URL to go through it`,
+        );
       }
       throw err;
     }
@@ -111,14 +125,23 @@ async function openDirect(flags: EncryptionFlags, command: string) {
 async function apiClient(flags: EncryptionFlags) {
   const { KrakeClient } = await import("../client/index.js");
   const read = (f?: string) => (f ? readFileSync(f) : undefined);
-  const tls = flags.tlsCa || flags.tlsCert ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) } : undefined;
+  const tls =
+    flags.tlsCa || flags.tlsCert
+      ? { ca: read(flags.tlsCa), cert: read(flags.tlsCert), key: read(flags.tlsKey) }
+      : undefined;
   // A rewrite of a large store takes a while; the server answers when it is done.
   return new KrakeClient({ url: flags.api!, token: flags.token, tls, timeoutMs: 30 * 60_000 });
 }
 
-function printCensus(c: { values: number; plaintext: number; by_key: Record<string, number>; current_key: string }): void {
+function printCensus(c: {
+  values: number;
+  plaintext: number;
+  by_key: Record<string, number>;
+  current_key: string;
+}): void {
   const lines = [`${c.values} stored values`];
-  for (const [name, n] of Object.entries(c.by_key)) lines.push(`  ${name}: ${n}${name === c.current_key ? " (current key)" : ""}`);
+  for (const [name, n] of Object.entries(c.by_key))
+    lines.push(`  ${name}: ${n}${name === c.current_key ? " (current key)" : ""}`);
   lines.push(`  plaintext: ${c.plaintext}`);
   const stale = Object.entries(c.by_key).filter(([name, n]) => name !== c.current_key && n > 0);
   lines.push(
@@ -155,7 +178,9 @@ function generateKeyCommand(): Command {
 
 function statusCommand(): Command {
   return withSource(new Command("status"))
-    .description("Count the stored values per encryption key (and plaintext ones); every value is checked to decrypt")
+    .description(
+      "Count the stored values per encryption key (and plaintext ones); every value is checked to decrypt",
+    )
     .action(async (flags: EncryptionFlags) => {
       checkSource(flags, "status");
       try {
@@ -167,7 +192,12 @@ function statusCommand(): Command {
         const store = await openDirect(flags, "status");
         try {
           const c = await store.census();
-          printCensus({ values: c.total, plaintext: c.plaintext, by_key: c.byKey, current_key: store.keyring.current.name });
+          printCensus({
+            values: c.total,
+            plaintext: c.plaintext,
+            by_key: c.byKey,
+            current_key: store.keyring.current.name,
+          });
         } finally {
           await store.close();
         }
@@ -198,7 +228,14 @@ function rewriteCommand(): Command {
     .action(async (flags: EncryptionFlags) => {
       checkSource(flags, "rewrite");
       try {
-        let r: { current_key: string; keys: number; rewritten: number; unchanged: number; vanished: number; conflicts: number };
+        let r: {
+          current_key: string;
+          keys: number;
+          rewritten: number;
+          unchanged: number;
+          vanished: number;
+          conflicts: number;
+        };
         if (flags.api !== undefined) {
           const client = await apiClient(flags);
           r = await client.request("POST", "/encryption/rewrite");
@@ -207,7 +244,8 @@ function rewriteCommand(): Command {
           const store = await openDirect(flags, "rewrite");
           try {
             const report = await rewriteStore(store, {
-              onProgress: (done, total) => process.stderr.write(`krake encryption rewrite: ${done} of ${total} keys\n`),
+              onProgress: (done, total) =>
+                process.stderr.write(`krake encryption rewrite: ${done} of ${total} keys\n`),
               progressEvery: 10_000,
             });
             r = { ...report, current_key: report.currentKey };
@@ -229,7 +267,9 @@ function rewriteCommand(): Command {
 
 export function encryptionCommand(): Command {
   return new Command("encryption")
-    .description("Encryption at rest: generate keys, see which keys the stored values use, re-encrypt after a key change")
+    .description(
+      "Encryption at rest: generate keys, see which keys the stored values use, re-encrypt after a key change",
+    )
     .addCommand(generateKeyCommand())
     .addCommand(statusCommand())
     .addCommand(rewriteCommand());

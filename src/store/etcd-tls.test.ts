@@ -31,7 +31,11 @@ after(async () => {
 describe("etcd store over TLS with client certificates", () => {
   it("connects with the CA, client certificate and key, and everything works (reads, writes, watches)", async () => {
     assert.match(etcd.endpoint, /^https:/);
-    const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: "/tls/", tls: { ca: pki.caCert, ...client } });
+    const store = await openEtcdStore({
+      endpoints: [etcd.endpoint],
+      prefix: "/tls/",
+      tls: { ca: pki.caCert, ...client },
+    });
     try {
       const events: string[] = [];
       await store.watch("", { onEvents: (es) => events.push(...es.map((e) => e.kv.key)), onError: () => {} });
@@ -52,25 +56,48 @@ describe("etcd store over TLS with client certificates", () => {
       ["plain http", { endpoints: [etcd.endpoint.replace("https:", "http:")] }],
     ];
     for (const [what, opts] of attempts) {
-      await assert.rejects(openEtcdStore({ ...opts, dialTimeoutMs: 2_000 }), (err: Error) => {
-        assert.ok(err instanceof StoreUnavailableError, `${what}: ${err.name}: ${err.message}`);
-        assert.ok(err.message.includes(etcd.endpoint.replace(/^https?:\/\//, "")), `${what}: ${err.message}`);
-        if (what !== "plain http") assert.match(err.message, /the TLS handshake failed: check --etcd-ca, --etcd-cert and --etcd-key/, what);
-        return true;
-      }, what);
+      await assert.rejects(
+        openEtcdStore({ ...opts, dialTimeoutMs: 2_000 }),
+        (err: Error) => {
+          assert.ok(err instanceof StoreUnavailableError, `${what}: ${err.name}: ${err.message}`);
+          assert.ok(
+            err.message.includes(etcd.endpoint.replace(/^https?:\/\//, "")),
+            `${what}: ${err.message}`,
+          );
+          if (what !== "plain http")
+            assert.match(
+              err.message,
+              /the TLS handshake failed: check --etcd-ca, --etcd-cert and --etcd-key/,
+              what,
+            );
+          return true;
+        },
+        what,
+      );
     }
   });
 
   it("names an unreadable certificate file", async () => {
     await assert.rejects(
-      openEtcdStore({ endpoints: [etcd.endpoint], tls: { ca: pki.caCert, cert: "/nonexistent/cert.pem", key: client.key } }),
+      openEtcdStore({
+        endpoints: [etcd.endpoint],
+        tls: { ca: pki.caCert, cert: "/nonexistent/cert.pem", key: client.key },
+      }),
       /cannot read the etcd client certificate \(etcd-cert\) \/nonexistent\/cert.pem: ENOENT/,
     );
   });
 
   it("restore writes through TLS too", async () => {
     const backup = {
-      header: { format: "krake-backup" as const, version: 1, store: "etcd" as const, revision: 1, keys: 1, created: new Date().toISOString(), krake_version: "test" },
+      header: {
+        format: "krake-backup" as const,
+        version: 1,
+        store: "etcd" as const,
+        revision: 1,
+        keys: 1,
+        created: new Date().toISOString(),
+        krake_version: "test",
+      },
       kvs: [{ key: "/x", value: "restored", createRevision: 1, modRevision: 1 }],
       bytes: 0,
       sha256: "",
@@ -84,7 +111,11 @@ describe("etcd store over TLS with client certificates", () => {
       compact: false,
     });
     assert.equal(report.keys, 1);
-    const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: "/restored/", tls: { ca: pki.caCert, ...client } });
+    const store = await openEtcdStore({
+      endpoints: [etcd.endpoint],
+      prefix: "/restored/",
+      tls: { ca: pki.caCert, ...client },
+    });
     try {
       assert.equal((await store.get("/x"))?.value, "restored");
     } finally {

@@ -47,7 +47,9 @@ async function keyFile(...names: string[]): Promise<{ path: string; keys: Record
 }
 async function write(keys: Record<string, string>): Promise<{ path: string; keys: Record<string, string> }> {
   const path = join(dir, `keys-${++n}.yaml`);
-  await writeFile(path, YAML.stringify(Object.entries(keys).map(([name, secret]) => ({ name, secret }))), { mode: 0o600 });
+  await writeFile(path, YAML.stringify(Object.entries(keys).map(([name, secret]) => ({ name, secret }))), {
+    mode: 0o600,
+  });
   return { path, keys };
 }
 
@@ -110,10 +112,16 @@ for (const kind of stores) {
 
       server = await start({ ...storeOptions, encryptionKeyFile: keys.path }, logs);
       try {
-        const res = await http(server.url, "GET", "/infrastructure/globalinfrastructureproviders/im-provider");
+        const res = await http(
+          server.url,
+          "GET",
+          "/infrastructure/globalinfrastructureproviders/im-provider",
+        );
         assert.equal(res.status, 200, res.text);
         assert.equal(JSON.parse((await server.store.get(PROVIDER))!.value).spec.im.password, SECRET);
-        assert.ok(logs.some((l) => l.includes("encryption at rest: every stored value opens with the key file")));
+        assert.ok(
+          logs.some((l) => l.includes("encryption at rest: every stored value opens with the key file")),
+        );
       } finally {
         await server.close();
       }
@@ -144,14 +152,22 @@ for (const kind of stores) {
       const server = await start({ ...kind.options(), encryptionKeyFile: keys.path }, logs);
       try {
         await createProvider(server.url);
-        await (server.store as EncryptedStore).raw.put(PROVIDER, `${SEALED_PREFIX}v1:retired:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
-        for (const path of ["/infrastructure/globalinfrastructureproviders/im-provider", "/infrastructure/globalinfrastructureproviders"]) {
+        await (server.store as EncryptedStore).raw.put(
+          PROVIDER,
+          `${SEALED_PREFIX}v1:retired:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`,
+        );
+        for (const path of [
+          "/infrastructure/globalinfrastructureproviders/im-provider",
+          "/infrastructure/globalinfrastructureproviders",
+        ]) {
           const res = await http(server.url, "GET", path);
           assert.equal(res.status, 500, res.text);
           assert.equal(res.body.title, "STORE_DECRYPTION_ERROR");
           assert.ok(!res.text.includes("retired"), "the key name reaches the client");
         }
-        const logged = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "stored value cannot be decrypted");
+        const logged = logs
+          .map((l) => JSON.parse(l))
+          .find((l) => l.msg === "stored value cannot be decrypted");
         assert.ok(logged, "no error log");
         assert.equal(logged.level, 50);
         assert.equal(logged.keyName, "retired");
@@ -180,11 +196,16 @@ for (const kind of stores) {
         const text = await res.text();
         assert.ok(!text.includes(SECRET), "plaintext in the backup");
         const backup = await readBackup(Readable.from([Buffer.from(text)]), "GET /backup");
-        assert.ok(backup.kvs.length > 0 && backup.kvs.every((kv) => sealedKeyName(kv.key, kv.value) === "new"));
+        assert.ok(
+          backup.kvs.length > 0 && backup.kvs.every((kv) => sealedKeyName(kv.key, kv.value) === "new"),
+        );
 
         let status = await http(server.url, "GET", "/encryption");
         assert.equal(status.status, 200, status.text);
-        assert.deepEqual([status.body.current_key, status.body.plaintext, status.body.by_key.new], ["new", 1, 0]);
+        assert.deepEqual(
+          [status.body.current_key, status.body.plaintext, status.body.by_key.new],
+          ["new", 1, 0],
+        );
         const rewrite = await http(server.url, "POST", "/encryption/rewrite");
         assert.equal(rewrite.status, 200, rewrite.text);
         assert.deepEqual([rewrite.body.keys, rewrite.body.rewritten], [1, 1]);

@@ -68,7 +68,9 @@ async function createProvider(url: string): Promise<void> {
 
 async function dirBytes(d: string): Promise<string> {
   const names = await readdir(d);
-  return Buffer.concat(await Promise.all(names.map((f) => readFile(join(d, f)).catch(() => Buffer.alloc(0))))).toString("latin1");
+  return Buffer.concat(
+    await Promise.all(names.map((f) => readFile(join(d, f)).catch(() => Buffer.alloc(0)))),
+  ).toString("latin1");
 }
 
 describe("krake encryption", () => {
@@ -86,7 +88,15 @@ describe("krake encryption", () => {
   it("krake api refuses a key file others may read, and bad flag combinations, naming them", async () => {
     const keys = await keyFile(await generateKey("k1"));
     await chmod(keys, 0o644);
-    const open = await runKrake(["api", "--port", "0", "--data-dir", path("data"), "--encryption-key-file", keys]);
+    const open = await runKrake([
+      "api",
+      "--port",
+      "0",
+      "--data-dir",
+      path("data"),
+      "--encryption-key-file",
+      keys,
+    ]);
     assert.equal(open.code, 1);
     assert.match(open.stdout + open.stderr, /accessible by group or others \(mode 0644\)[^"]*chmod 600/);
     const noEtcd = await runKrake(["api", "--etcd-cert", "c.pem", "--etcd-key", "k.pem"]);
@@ -126,12 +136,26 @@ describe("krake encryption", () => {
     const rewrite = await runKrake(["encryption", "rewrite", "--api", server.url]);
     assert.equal(rewrite.code, 0, rewrite.stderr);
     assert.match(rewrite.stdout, /1 keys: 1 re-encrypted with new, 0 already were/);
-    const locked = await runKrake(["encryption", "rewrite", "--data-dir", data, "--encryption-key-file", both]);
+    const locked = await runKrake([
+      "encryption",
+      "rewrite",
+      "--data-dir",
+      data,
+      "--encryption-key-file",
+      both,
+    ]);
     assert.equal(locked.code, 1);
     assert.match(locked.stderr, /use --api URL to go through it/);
     await stop(server);
     // Offline, with the server stopped: nothing left to rewrite.
-    const offline = await runKrake(["encryption", "rewrite", "--data-dir", data, "--encryption-key-file", both]);
+    const offline = await runKrake([
+      "encryption",
+      "rewrite",
+      "--data-dir",
+      data,
+      "--encryption-key-file",
+      both,
+    ]);
     assert.equal(offline.code, 0, offline.stderr);
     assert.match(offline.stdout, /0 re-encrypted with new, 1 already were/);
     // 4. The old key removed: the server starts and reads everything.
@@ -142,25 +166,58 @@ describe("krake encryption", () => {
 
     // Backups keep the values sealed; a restore checks them against the key file before writing.
     const backupFile = path("backup.ndjson");
-    const backup = await runKrake(["backup", "--data-dir", data, "--encryption-key-file", onlyNew, "-o", backupFile]);
+    const backup = await runKrake([
+      "backup",
+      "--data-dir",
+      data,
+      "--encryption-key-file",
+      onlyNew,
+      "-o",
+      backupFile,
+    ]);
     assert.equal(backup.code, 0, backup.stderr);
     const text = await readFile(backupFile, "utf8");
     assert.ok(!text.includes(SECRET), "plaintext in the backup");
     assert.ok(text.includes(`${SEALED_PREFIX}v1:new:`));
     const target = path("restored");
-    const refused = await runKrake(["restore", backupFile, "--data-dir", target, "--encryption-key-file", await keyFile(oldEntry)]);
+    const refused = await runKrake([
+      "restore",
+      backupFile,
+      "--data-dir",
+      target,
+      "--encryption-key-file",
+      await keyFile(oldEntry),
+    ]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /encrypted with key "new", which is not in .*; nothing was written/);
     const bare = await runKrake(["restore", backupFile, "--data-dir", path("bare"), "--dry-run"]);
     assert.equal(bare.code, 0, bare.stderr);
-    assert.match(bare.stderr, /the backup holds values encrypted with key\(s\) new: the API servers need --encryption-key-file/);
-    const restored = await runKrake(["restore", backupFile, "--data-dir", target, "--encryption-key-file", onlyNew]);
+    assert.match(
+      bare.stderr,
+      /the backup holds values encrypted with key\(s\) new: the API servers need --encryption-key-file/,
+    );
+    const restored = await runKrake([
+      "restore",
+      backupFile,
+      "--data-dir",
+      target,
+      "--encryption-key-file",
+      onlyNew,
+    ]);
     assert.equal(restored.code, 0, restored.stderr);
     server = await api(["--data-dir", target, "--encryption-key-file", onlyNew]);
     assert.equal((await http(server.url, "GET", PROVIDER)).status, 200);
     await stop(server);
     // The old key alone no longer opens the store: startup fails, naming the key and the store key.
-    const wrong = await runKrake(["api", "--port", "0", "--data-dir", target, "--encryption-key-file", await keyFile(oldEntry)]);
+    const wrong = await runKrake([
+      "api",
+      "--port",
+      "0",
+      "--data-dir",
+      target,
+      "--encryption-key-file",
+      await keyFile(oldEntry),
+    ]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout + wrong.stderr, /encrypted with key \\"new\\", which is not in/);
     assert.ok((wrong.stdout + wrong.stderr).includes(PROVIDER));
@@ -170,11 +227,27 @@ describe("krake encryption", () => {
   it("the etcd password file: trailing newline dropped, empty or missing files named", async () => {
     const file = path("etcd-password");
     await writeFile(file, "pw\n", { mode: 0o600 });
-    const opts = await etcdStoreOptions({ endpoints: ["http://x:1"], prefix: "", user: "krake", passwordFile: file });
+    const opts = await etcdStoreOptions({
+      endpoints: ["http://x:1"],
+      prefix: "",
+      user: "krake",
+      passwordFile: file,
+    });
     assert.deepEqual(opts.auth, { username: "krake", password: "pw" });
     await writeFile(file, "\n");
-    await assert.rejects(etcdStoreOptions({ endpoints: ["http://x:1"], prefix: "", user: "krake", passwordFile: file }), /password file .* is empty/);
-    await assert.rejects(etcdStoreOptions({ endpoints: ["http://x:1"], prefix: "", user: "krake", passwordFile: "/nonexistent/pw" }), /cannot read the etcd password file \/nonexistent\/pw: ENOENT/);
+    await assert.rejects(
+      etcdStoreOptions({ endpoints: ["http://x:1"], prefix: "", user: "krake", passwordFile: file }),
+      /password file .* is empty/,
+    );
+    await assert.rejects(
+      etcdStoreOptions({
+        endpoints: ["http://x:1"],
+        prefix: "",
+        user: "krake",
+        passwordFile: "/nonexistent/pw",
+      }),
+      /cannot read the etcd password file \/nonexistent\/pw: ENOENT/,
+    );
     // api.yaml keys: etcd.{ca,cert,key,user,password_file} and encryption.key_file.
     const config = resolveApiConfig({
       etcd: "https://127.0.0.1:2379",
@@ -205,7 +278,16 @@ describe("krake against an etcd that requires client certificates", () => {
     pki = await makePki();
     const client = await pki.client("krake-api");
     etcd = await startEtcd({ tls: { ca: pki.caCert, cert: pki.serverCert, key: pki.serverKey, client } });
-    tlsFlags = ["--etcd", etcd.endpoint, "--etcd-ca", pki.caCert, "--etcd-cert", client.cert, "--etcd-key", client.key];
+    tlsFlags = [
+      "--etcd",
+      etcd.endpoint,
+      "--etcd-ca",
+      pki.caCert,
+      "--etcd-cert",
+      client.cert,
+      "--etcd-key",
+      client.key,
+    ];
   });
   after(async () => {
     await etcd?.stop();
@@ -227,15 +309,32 @@ describe("krake against an etcd that requires client certificates", () => {
     await stop(server);
 
     const backupFile = path("etcd-backup.ndjson");
-    const backup = await runKrake(["backup", ...tlsFlags, "--encryption-key-file", rotated, "-o", backupFile]);
+    const backup = await runKrake([
+      "backup",
+      ...tlsFlags,
+      "--encryption-key-file",
+      rotated,
+      "-o",
+      backupFile,
+    ]);
     assert.equal(backup.code, 0, backup.stderr);
     const text = await readFile(backupFile, "utf8");
     assert.ok(!text.includes(SECRET));
-    const lines = text.trim().split("\n").slice(1, -1).map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => sealedKeyName(l.key, l.value)), ["new"]);
+    const lines = text
+      .trim()
+      .split("\n")
+      .slice(1, -1)
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => sealedKeyName(l.key, l.value)),
+      ["new"],
+    );
 
     const noCert = await runKrake(["api", "--port", "0", "--etcd", etcd.endpoint, "--etcd-ca", pki.caCert]);
     assert.equal(noCert.code, 1);
-    assert.match(noCert.stdout + noCert.stderr, /the TLS handshake failed: check --etcd-ca, --etcd-cert and --etcd-key/);
+    assert.match(
+      noCert.stdout + noCert.stderr,
+      /the TLS handshake failed: check --etcd-ca, --etcd-cert and --etcd-key/,
+    );
   });
 });

@@ -111,22 +111,28 @@ test("the reference documents known commands and flags", () => {
 test("every command, argument and visible option of krakeProgram() is in its section", () => {
   const program = referenceKrakeProgram();
   const doc = renderKrakeReference(program);
-  for (const cmd of program.commands) {
-    const text = section(doc, `## \`krake ${cmd.name()}\``);
-    assert.ok(text.includes(`krake ${cmd.name()} ${cmd.usage()}`), `usage of krake ${cmd.name()}`);
+  // Commands with subcommands (`krake encryption`) have a section of their own, their subcommands one level down.
+  const check = (cmd: Command, path: string, level: number): void => {
+    const text = section(doc, `${"#".repeat(level)} \`krake ${path}\``);
+    if (cmd.commands.length > 0) {
+      for (const sub of cmd.commands) check(sub, `${path} ${sub.name()}`, level + 1);
+      return;
+    }
+    assert.ok(text.includes(`krake ${path} ${cmd.usage()}`), `usage of krake ${path}`);
     for (const arg of cmd.registeredArguments)
       assert.ok(
         text.includes(`\`${arg.name()}${arg.variadic ? "..." : ""}\``),
-        `krake ${cmd.name()} ${arg.name()}`,
+        `krake ${path} ${arg.name()}`,
       );
     for (const o of cmd.options.filter((x) => !x.hidden)) {
       const cells = row(text, o.flags);
       const facts = krakeOptionFacts(o);
-      if (facts.env) assert.equal(cells[2], `\`${facts.env}\``, `krake ${cmd.name()} ${o.flags}`);
+      if (facts.env) assert.equal(cells[2], `\`${facts.env}\``, `krake ${path} ${o.flags}`);
       for (const choice of o.argChoices ?? []) assert.ok(cells.at(-1)!.includes(`\`${choice}\``));
-      assert.ok(!/\(env /.test(cells.at(-1)!), `krake ${cmd.name()} ${o.flags}: env left in the description`);
+      assert.ok(!/\(env /.test(cells.at(-1)!), `krake ${path} ${o.flags}: env left in the description`);
     }
-  }
+  };
+  for (const cmd of program.commands) check(cmd, cmd.name(), 2);
 });
 
 test("every environment variable of the API server's configuration is documented", () => {

@@ -18,14 +18,26 @@ import { openEmbeddedStore } from "../embedded.js";
 import { openEtcdStore } from "../etcd.js";
 import { openStore } from "../open.js";
 import type { Store } from "../store.js";
-import { DecryptionError, generateKeyEntry, KeyFileError, Keyring, parseKeyFile, readKeyFile, SEALED_PREFIX, sealedKeyName } from "./keyring.js";
+import {
+  DecryptionError,
+  generateKeyEntry,
+  KeyFileError,
+  Keyring,
+  parseKeyFile,
+  readKeyFile,
+  SEALED_PREFIX,
+  sealedKeyName,
+} from "./keyring.js";
 import { rewriteStore } from "./rewrite.js";
 import { EncryptedStore } from "./store.js";
 
 const SECRET = "s3cr3t-Passw0rd-that-must-never-hit-the-disk";
 const key = (name: string) => ({ name, secret: randomBytes(32) });
 const ring = (...keys: { name: string; secret: Buffer }[]) => new Keyring(keys);
-const entry = (k: { name: string; secret: Buffer }) => ({ name: k.name, secret: k.secret.toString("base64") });
+const entry = (k: { name: string; secret: Buffer }) => ({
+  name: k.name,
+  secret: k.secret.toString("base64"),
+});
 
 let dir: string;
 let etcd: TestEtcd | undefined;
@@ -66,11 +78,14 @@ describe("encryption key file", () => {
   it("refuses a file that group or others may read, like ssh, and says how to fix it", async () => {
     const path = await keyFile(key("a"));
     await chmod(path, 0o644);
-    assert.throws(() => readKeyFile(path), (err: Error) => {
-      assert.ok(err instanceof KeyFileError);
-      assert.match(err.message, /accessible by group or others \(mode 0644\).*chmod 600/);
-      return true;
-    });
+    assert.throws(
+      () => readKeyFile(path),
+      (err: Error) => {
+        assert.ok(err instanceof KeyFileError);
+        assert.match(err.message, /accessible by group or others \(mode 0644\).*chmod 600/);
+        return true;
+      },
+    );
     await chmod(path, 0o640);
     assert.throws(() => readKeyFile(path), /mode 0640/);
     await chmod(path, 0o400);
@@ -84,25 +99,40 @@ describe("encryption key file", () => {
       [{ name: "a" }, /expected a YAML list/],
       [[], /no keys/],
       [["x"], /entry 1: expected a mapping/],
-      [[good, { name: "good", secret: good.secret }], /entry 2 \(good\): the name is used by an earlier entry/],
-      [[good, { name: "short", secret: short }], /entry 2 \(short\): secret must decode to exactly 32 bytes, it decodes to 16/],
+      [
+        [good, { name: "good", secret: good.secret }],
+        /entry 2 \(good\): the name is used by an earlier entry/,
+      ],
+      [
+        [good, { name: "short", secret: short }],
+        /entry 2 \(short\): secret must decode to exactly 32 bytes, it decodes to 16/,
+      ],
       [[{ name: "bad name:", secret: good.secret }], /entry 1: name: expected a name/],
       [[{ name: "nob64", secret: "not base64!" }], /entry 1 \(nob64\): secret must be base64/],
       [[{ name: "x", secret: good.secret, extra: 1 }], /entry 1 \(x\): unknown field extra/],
     ];
     for (const [doc, pattern] of cases) {
-      assert.throws(() => parseKeyFile(YAML.stringify(doc), "keys.yaml"), (err: Error) => {
-        assert.ok(err instanceof KeyFileError, err.message);
-        assert.match(err.message, pattern);
-        assert.ok(!err.message.includes(good.secret) && !err.message.includes(short), "key material in the message");
-        return true;
-      });
+      assert.throws(
+        () => parseKeyFile(YAML.stringify(doc), "keys.yaml"),
+        (err: Error) => {
+          assert.ok(err instanceof KeyFileError, err.message);
+          assert.match(err.message, pattern);
+          assert.ok(
+            !err.message.includes(good.secret) && !err.message.includes(short),
+            "key material in the message",
+          );
+          return true;
+        },
+      );
     }
-    assert.throws(() => parseKeyFile(`- name: a\n  secret: ${good.secret}\n - broken: [`, "keys.yaml"), (err: Error) => {
-      assert.match(err.message, /not valid YAML \(line \d+/);
-      assert.ok(!err.message.includes(good.secret));
-      return true;
-    });
+    assert.throws(
+      () => parseKeyFile(`- name: a\n  secret: ${good.secret}\n - broken: [`, "keys.yaml"),
+      (err: Error) => {
+        assert.match(err.message, /not valid YAML \(line \d+/);
+        assert.ok(!err.message.includes(good.secret));
+        return true;
+      },
+    );
   });
 
   it("generate-key entries are valid key files", () => {
@@ -142,10 +172,30 @@ describe("sealed values", () => {
     check(() => kr.open("/infra/y", sealed), "a", "/infra/y", /authentication failed with key "a"/);
     const flipped = Buffer.from(sealed.slice(sealed.lastIndexOf(":") + 1), "base64");
     flipped[20] ^= 1;
-    check(() => kr.open("/infra/x", `${SEALED_PREFIX}v1:a:${flipped.toString("base64")}`), "a", "/infra/x", /authentication failed/);
-    check(() => ring(key("b")).open("/infra/x", sealed), "a", "/infra/x", /encrypted with key "a", which is not in the key list \(it has "b"\)/);
-    check(() => ring({ name: "a", secret: randomBytes(32) }).open("/infra/x", sealed), "a", "/infra/x", /authentication failed/);
-    check(() => kr.open("/infra/x", `${SEALED_PREFIX}v9:a:xx`), null, "/infra/x", /unknown sealed-value format/);
+    check(
+      () => kr.open("/infra/x", `${SEALED_PREFIX}v1:a:${flipped.toString("base64")}`),
+      "a",
+      "/infra/x",
+      /authentication failed/,
+    );
+    check(
+      () => ring(key("b")).open("/infra/x", sealed),
+      "a",
+      "/infra/x",
+      /encrypted with key "a", which is not in the key list \(it has "b"\)/,
+    );
+    check(
+      () => ring({ name: "a", secret: randomBytes(32) }).open("/infra/x", sealed),
+      "a",
+      "/infra/x",
+      /authentication failed/,
+    );
+    check(
+      () => kr.open("/infra/x", `${SEALED_PREFIX}v9:a:xx`),
+      null,
+      "/infra/x",
+      /unknown sealed-value format/,
+    );
   });
 
   it("the wrapper's largest value still fits the store underneath once sealed", () => {
@@ -158,7 +208,10 @@ describe("sealed values", () => {
 
 storeContract("embedded, encrypted at rest", async () => {
   const d = fresh("contract");
-  const store = new EncryptedStore(await openEmbeddedStore({ dataDir: d, historyLimit: 1000, fsync: false }), ring(key("c")));
+  const store = new EncryptedStore(
+    await openEmbeddedStore({ dataDir: d, historyLimit: 1000, fsync: false }),
+    ring(key("c")),
+  );
   return {
     store,
     async cleanup() {
@@ -168,7 +221,9 @@ storeContract("embedded, encrypted at rest", async () => {
     async compact(s: Store, revision: number) {
       for (let round = 0; (await s.compactRevision()) < revision; round++) {
         assert.ok(round < 100, "compaction did not advance");
-        await Promise.all(Array.from({ length: 250 }, (_, i) => s.put(`/compact-filler/${i}`, String(round))));
+        await Promise.all(
+          Array.from({ length: 250 }, (_, i) => s.put(`/compact-filler/${i}`, String(round))),
+        );
       }
     },
   };
@@ -197,7 +252,13 @@ storeContract("etcd, encrypted at rest", async () => {
 
 describe("embedded store encrypted at rest", () => {
   const embedded = (dataDir: string, encryptionKeyFile?: string) =>
-    openStore({ type: "embedded", dataDir, fsync: false, historyLimit: 1000, ...(encryptionKeyFile ? { encryptionKeyFile } : {}) });
+    openStore({
+      type: "embedded",
+      dataDir,
+      fsync: false,
+      historyLimit: 1000,
+      ...(encryptionKeyFile ? { encryptionKeyFile } : {}),
+    });
 
   it("keeps no plaintext on disk, reads it back after a restart with the key, and fails loudly with a wrong or missing key", async () => {
     const a = key("a");
@@ -211,7 +272,10 @@ describe("embedded store encrypted at rest", () => {
     assert.ok(onDisk.includes(`${SEALED_PREFIX}v1:a:`), "no sealed value on disk");
 
     store = await embedded(d, keys);
-    assert.equal(JSON.parse((await store.get("/infra/globalinfrastructureproviders/im"))!.value).password, SECRET);
+    assert.equal(
+      JSON.parse((await store.get("/infra/globalinfrastructureproviders/im"))!.value).password,
+      SECRET,
+    );
     await store.close();
 
     const wrongMaterial = await keyFile({ name: "a", secret: randomBytes(32) });
@@ -246,7 +310,10 @@ describe("embedded store encrypted at rest", () => {
       assert.ok(rec.errors[0] instanceof DecryptionError);
       assert.equal(rec.events.length, 0);
       // A watch replaying it from history is refused outright.
-      await assert.rejects(store.watch("/x/", { afterRevision: 0, onEvents: () => {}, onError: () => {} }), DecryptionError);
+      await assert.rejects(
+        store.watch("/x/", { afterRevision: 0, onEvents: () => {}, onError: () => {} }),
+        DecryptionError,
+      );
     } finally {
       await store.close();
     }
@@ -266,7 +333,11 @@ describe("embedded store encrypted at rest", () => {
       assert.deepEqual([report.keys, report.rewritten, report.unchanged], [21, 20, 1]);
       const census = await store.census();
       assert.deepEqual([census.plaintext, census.byKey.a], [0, 21]);
-      assert.deepEqual((await store.range("/k/")).kvs.map((kv) => JSON.parse(kv.value).i).filter((i) => i !== undefined).length, 20);
+      assert.deepEqual(
+        (await store.range("/k/")).kvs.map((kv) => JSON.parse(kv.value).i).filter((i) => i !== undefined)
+          .length,
+        20,
+      );
     } finally {
       await store.close();
     }
@@ -282,9 +353,15 @@ describe("embedded store encrypted at rest", () => {
     try {
       await store.put("/new", JSON.stringify({ password: SECRET }));
       const { kvs } = await readForBackup(store);
-      assert.deepEqual(kvs.map((kv) => sealedKeyName(kv.key, kv.value)), ["a", "a"]);
+      assert.deepEqual(
+        kvs.map((kv) => sealedKeyName(kv.key, kv.value)),
+        ["a", "a"],
+      );
       assert.ok(kvs.every((kv) => !kv.value.includes(SECRET)));
-      assert.deepEqual(kvs.map((kv) => JSON.parse(ring(a).open(kv.key, kv.value)).password), [SECRET, SECRET]);
+      assert.deepEqual(
+        kvs.map((kv) => JSON.parse(ring(a).open(kv.key, kv.value)).password),
+        [SECRET, SECRET],
+      );
       await store.raw.put("/zz", `${SEALED_PREFIX}v1:gone:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
       await assert.rejects(readForBackup(store), /encrypted with key "gone"/);
     } finally {
@@ -297,7 +374,8 @@ describe("etcd store encrypted at rest", () => {
   it("etcd's raw values hold no plaintext; rotation end to end with a writer running during the rewrite", async () => {
     const e = await sharedEtcd();
     const prefix = `/enc-rotation-${++n}/`;
-    const etcdStore = (encryptionKeyFile: string) => openStore({ type: "etcd", endpoints: [e.endpoint], prefix, encryptionKeyFile });
+    const etcdStore = (encryptionKeyFile: string) =>
+      openStore({ type: "etcd", endpoints: [e.endpoint], prefix, encryptionKeyFile });
     const raw = new Etcd3({ hosts: e.endpoint });
     const opened: Store[] = [];
     try {
@@ -326,7 +404,9 @@ describe("etcd store encrypted at rest", () => {
         while (!stop) {
           const i = writes % 50;
           const cur = (await s2.get(`/k/${i}`))!;
-          const r = await s2.put(`/k/${i}`, JSON.stringify({ i, password: SECRET, w: ++writes }), { expectModRevision: cur.modRevision });
+          const r = await s2.put(`/k/${i}`, JSON.stringify({ i, password: SECRET, w: ++writes }), {
+            expectModRevision: cur.modRevision,
+          });
           if (!r.ok) continue;
           if (writes > 200) break;
         }

@@ -65,7 +65,8 @@ export class Keyring {
     /** Where the keys came from, for messages. */
     readonly source = "the key list",
   ) {
-    if (keys.length === 0) throw new KeyFileError(`${source}: no keys: the first key encrypts, so at least one is needed`);
+    if (keys.length === 0)
+      throw new KeyFileError(`${source}: no keys: the first key encrypts, so at least one is needed`);
     this.byName = new Map(keys.map((k) => [k.name, k.secret]));
     this.current = keys[0];
   }
@@ -91,15 +92,21 @@ export class Keyring {
       throw new DecryptionError(
         storeKey,
         keyName,
-        `it was encrypted with key ${JSON.stringify(keyName)}, which is not in ${this.source} (it has ${this.names().map((n) => JSON.stringify(n)).join(", ")})`,
+        `it was encrypted with key ${JSON.stringify(keyName)}, which is not in ${this.source} (it has ${this.names()
+          .map((n) => JSON.stringify(n))
+          .join(", ")})`,
       );
     }
-    if (body.length < IV_BYTES + TAG_BYTES) throw new DecryptionError(storeKey, keyName, "the sealed value is truncated");
+    if (body.length < IV_BYTES + TAG_BYTES)
+      throw new DecryptionError(storeKey, keyName, "the sealed value is truncated");
     try {
       const decipher = createDecipheriv("aes-256-gcm", secret, body.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(storeKey, "utf8"));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+      return Buffer.concat([
+        decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString("utf8");
     } catch {
       throw new DecryptionError(
         storeKey,
@@ -111,7 +118,9 @@ export class Keyring {
 
   /** Bytes a sealed value of `plaintextBytes` takes, to derive the largest plaintext a store accepts. */
   sealedBytes(plaintextBytes: number): number {
-    return V1.length + this.current.name.length + 1 + 4 * Math.ceil((IV_BYTES + plaintextBytes + TAG_BYTES) / 3);
+    return (
+      V1.length + this.current.name.length + 1 + 4 * Math.ceil((IV_BYTES + plaintextBytes + TAG_BYTES) / 3)
+    );
   }
 
   /** The largest plaintext whose sealed form fits in `storeMax` bytes. */
@@ -128,11 +137,16 @@ export function sealedKeyName(storeKey: string, stored: string): string | null {
 
 function parseSealed(storeKey: string, stored: string): { keyName: string; body: Buffer } {
   if (!stored.startsWith(V1)) {
-    throw new DecryptionError(storeKey, null, `unknown sealed-value format ${JSON.stringify(stored.slice(0, stored.indexOf(":", SEALED_PREFIX.length) + 1))}`);
+    throw new DecryptionError(
+      storeKey,
+      null,
+      `unknown sealed-value format ${JSON.stringify(stored.slice(0, stored.indexOf(":", SEALED_PREFIX.length) + 1))}`,
+    );
   }
   const end = stored.indexOf(":", V1.length);
   const keyName = end > V1.length ? stored.slice(V1.length, end) : "";
-  if (!KEY_NAME.test(keyName)) throw new DecryptionError(storeKey, null, "the sealed value has no valid key name");
+  if (!KEY_NAME.test(keyName))
+    throw new DecryptionError(storeKey, null, "the sealed value has no valid key name");
   return { keyName, body: Buffer.from(stored.slice(end + 1), "base64") };
 }
 
@@ -166,7 +180,9 @@ export function readKeyFile(path: string): Keyring {
     text = readFileSync(path, "utf8");
   } catch (err) {
     if (err instanceof KeyFileError) throw err;
-    throw new KeyFileError(`cannot read encryption key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new KeyFileError(
+      `cannot read encryption key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return parseKeyFile(text, `encryption key file ${path}`);
 }
@@ -181,7 +197,9 @@ export function parseKeyFile(text: string, source: string): Keyring {
     throw new KeyFileError(`${source}: not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ""}`);
   }
   if (!Array.isArray(doc)) {
-    throw new KeyFileError(`${source}: expected a YAML list of keys (- name: …, secret: <base64 of 32 bytes>)`);
+    throw new KeyFileError(
+      `${source}: expected a YAML list of keys (- name: …, secret: <base64 of 32 bytes>)`,
+    );
   }
   const seen = new Set<string>();
   const keys = doc.map((entry: unknown, i): NamedKey => {
@@ -193,15 +211,21 @@ export function parseKeyFile(text: string, source: string): Keyring {
     checkName(name, `${where}: name`);
     const named = `${source}, entry ${i + 1} (${name})`;
     const unknown = Object.keys(rest);
-    if (unknown.length > 0) throw new KeyFileError(`${named}: unknown field ${unknown[0]} (expected name and secret)`);
-    if (seen.has(name)) throw new KeyFileError(`${named}: the name is used by an earlier entry; names must be unique`);
+    if (unknown.length > 0)
+      throw new KeyFileError(`${named}: unknown field ${unknown[0]} (expected name and secret)`);
+    if (seen.has(name))
+      throw new KeyFileError(`${named}: the name is used by an earlier entry; names must be unique`);
     seen.add(name);
     if (typeof secret !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(secret.trim())) {
-      throw new KeyFileError(`${named}: secret must be base64 (generate one with krake encryption generate-key)`);
+      throw new KeyFileError(
+        `${named}: secret must be base64 (generate one with krake encryption generate-key)`,
+      );
     }
     const bytes = Buffer.from(secret.trim(), "base64");
     if (bytes.length !== KEY_BYTES) {
-      throw new KeyFileError(`${named}: secret must decode to exactly ${KEY_BYTES} bytes, it decodes to ${bytes.length}`);
+      throw new KeyFileError(
+        `${named}: secret must decode to exactly ${KEY_BYTES} bytes, it decodes to ${bytes.length}`,
+      );
     }
     return { name, secret: bytes };
   });

@@ -40,7 +40,14 @@ export async function rewriteStore(store: EncryptedStore, opts: RewriteOptions =
   const { raw, keyring } = store;
   const current = keyring.current.name;
   const { kvs } = await raw.range("");
-  const report: RewriteReport = { keys: kvs.length, rewritten: 0, unchanged: 0, vanished: 0, conflicts: 0, currentKey: current };
+  const report: RewriteReport = {
+    keys: kvs.length,
+    rewritten: 0,
+    unchanged: 0,
+    vanished: 0,
+    conflicts: 0,
+    currentKey: current,
+  };
   const every = opts.progressEvery ?? 1000;
   let done = 0;
 
@@ -59,7 +66,9 @@ export async function rewriteStore(store: EncryptedStore, opts: RewriteOptions =
       if (res.ok) return void report.rewritten++;
       report.conflicts++;
       if (attempt >= MAX_ATTEMPTS) {
-        throw new Error(`store key ${JSON.stringify(kv.key)} changed ${MAX_ATTEMPTS} times while it was being rewritten; run the rewrite again`);
+        throw new Error(
+          `store key ${JSON.stringify(kv.key)} changed ${MAX_ATTEMPTS} times while it was being rewritten; run the rewrite again`,
+        );
       }
       kv = res.current;
     }
