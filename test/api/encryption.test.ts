@@ -120,7 +120,7 @@ for (const kind of stores) {
         assert.equal(res.status, 200, res.text);
         assert.equal(JSON.parse((await server.store.get(PROVIDER))!.value).spec.im.password, SECRET);
         assert.ok(
-          logs.some((l) => l.includes("encryption at rest: every stored value opens with the key file")),
+          logs.some((l) => l.includes("encryption at rest: every stored value's key is in the key file, and a sample decrypts")),
         );
       } finally {
         await server.close();

@@ -343,6 +343,27 @@ describe("embedded store encrypted at rest", () => {
     }
   });
 
+  it("the startup check decrypts a sample of a large store but checks every value's key name", async () => {
+    const store = new EncryptedStore(
+      await openEmbeddedStore({ dataDir: fresh("data"), fsync: false }),
+      ring(key("a")),
+    );
+    try {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => store.put(`/k/${String(i).padStart(3, "0")}`, "{}")),
+      );
+      assert.equal((await store.census()).decrypted, 101);
+      const sampled = await store.census({ decrypt: 10 });
+      assert.equal(sampled.byKey.a, 100);
+      assert.ok(sampled.decrypted >= 10 && sampled.decrypted <= 13, `decrypted ${sampled.decrypted}`);
+      // A value under a name the key file lacks is found wherever it is, sampled or not.
+      await store.raw.put("/k/050x", `${SEALED_PREFIX}v1:gone:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+      await assert.rejects(store.census({ decrypt: 10 }), /"\/k\/050x": it was encrypted with key "gone"/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("backups hold sealed values only: plaintext ones are sealed on the way out, sealed ones are checked", async () => {
     const d = fresh("data");
     const plain = await embedded(d);

@@ -28,6 +28,8 @@ export interface EncryptionCensus {
   total: number;
   plaintext: number;
   byKey: Record<string, number>;
+  /** Values actually decrypted to check them (the others had their key name checked). */
+  decrypted: number;
 }
 
 export class EncryptedStore implements Store {
@@ -144,16 +146,40 @@ export class EncryptedStore implements Store {
     return { kvs: kvs.map((kv) => sealKv(this.keyring, kv)), revision };
   }
 
-  /** Opens every value once, counting which key sealed it; throws on the first one that cannot be opened. */
-  async census(): Promise<EncryptionCensus> {
+  /**
+   * Counts which key sealed each value. Every value's key name is checked against the keyring (a value
+   * under a name the key file lacks is found whatever the sample); `decrypt` values are actually opened:
+   * all of them by default, else the first and last value of each key name plus evenly spread others up to
+   * that many, so that a key file with other material under a name is caught without paying a full
+   * decryption of a large store at every start. Throws on the first value that does not open.
+   */
+  async census(opts: { decrypt?: number } = {}): Promise<EncryptionCensus> {
     const { kvs, revision } = await this.raw.range("");
-    const census: EncryptionCensus = { revision, total: kvs.length, plaintext: 0, byKey: {} };
+    const census: EncryptionCensus = { revision, total: kvs.length, plaintext: 0, byKey: {}, decrypted: 0 };
     for (const name of this.keyring.names()) census.byKey[name] = 0;
-    for (const kv of kvs) {
-      this.keyring.open(kv.key, kv.value);
+    const limit = opts.decrypt ?? Infinity;
+    const stride = kvs.length <= limit ? 1 : kvs.length / limit;
+    const last = new Map<string, number>();
+    let nextSample = 0;
+    for (let i = 0; i < kvs.length; i++) {
+      const kv = kvs[i];
       const name = sealedKeyName(kv.key, kv.value);
-      if (name === null) census.plaintext++;
-      else census.byKey[name]++;
+      if (name === null) {
+        census.plaintext++;
+        continue;
+      }
+      if (!Object.hasOwn(census.byKey, name)) this.keyring.open(kv.key, kv.value); // throws, naming the missing key
+      const first = census.byKey[name]++ === 0;
+      last.set(name, i);
+      if (first || i >= nextSample) {
+        this.keyring.open(kv.key, kv.value);
+        census.decrypted++;
+        if (i >= nextSample) nextSample += stride;
+      }
+    }
+    for (const i of last.values()) {
+      this.keyring.open(kvs[i].key, kvs[i].value);
+      census.decrypted++;
     }
     return census;
   }
