@@ -17,6 +17,8 @@
  *                      they only add client CPU per request (measured: reads 7,527/s with 1, 7,258/s with 2)
  *   --profile DIR      run every API server under `node --cpu-prof`, profiles land in DIR
  *   --out FILE         also write the Markdown section to FILE
+ *   --encryption-key-file FILE   run every API server with encryption at rest (`krake api --encryption-key-file`),
+ *                      to compare with a run without it
  *   --wait-quiet S     before each measured run, wait up to S seconds for the rest of the machine to go idle
  *                      (a shared machine: other people's builds and tests would be measured too)
  */
@@ -48,12 +50,16 @@ interface Options {
   waitQuietSec: number;
   /** API processes in the etcd scenario: what an etcd deployment runs (`krake api --workers`). */
   etcdWorkers: number;
+  encryptionKeyFile: string | null;
 }
+
+/** Flags every API server of the run gets (encryption at rest). */
+let commonServerArgs: string[] = [];
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench:api: ${message}\n`);
   process.stderr.write(
-    "usage: npm run bench:api -- [--only create,read,list,watch,etcd,memory] [--objects N] [--quick] [--concurrency N] [--load-threads N] [--profile DIR] [--out FILE] [--wait-quiet SECONDS] [--etcd-workers N]\n",
+    "usage: npm run bench:api -- [--only create,read,list,watch,etcd,memory] [--objects N] [--quick] [--concurrency N] [--load-threads N] [--profile DIR] [--out FILE] [--wait-quiet SECONDS] [--etcd-workers N] [--encryption-key-file FILE]\n",
   );
   process.exit(2);
 }
@@ -70,6 +76,7 @@ function parseOptions(argv: string[]): Options {
     out: null,
     waitQuietSec: 0,
     etcdWorkers: 2,
+    encryptionKeyFile: null,
   };
   const positiveInt = (flag: string, raw: string | undefined) => {
     const n = Number(raw);
@@ -115,6 +122,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case "--etcd-workers":
         opts.etcdWorkers = positiveInt(flag, value());
+        break;
+      case "--encryption-key-file":
+        opts.encryptionKeyFile = resolve(value() ?? usage("--encryption-key-file needs a file"));
         break;
       case "--wait-quiet":
         opts.waitQuietSec = positiveInt(flag, value());
@@ -385,6 +395,7 @@ class ServerProcess {
     if (options.etcd) args.push("--etcd", options.etcd, "--workers", String(options.workers ?? 1));
     else args.push("--data-dir", options.dataDir);
     if (!options.fsync) args.push("--no-fsync");
+    args.push(...commonServerArgs);
     const spawnedAt = performance.now();
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     guard(child);
@@ -1179,6 +1190,7 @@ function markdown(
   out.push(
     `- Machine: \`nproc\` = ${firstLine("nproc", [])}, ${cpuModel}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; ${firstLine("uname", ["-sr"])}`,
   );
+  out.push(`- Encryption at rest: ${opts.encryptionKeyFile ? "on (AES-256-GCM, every value)" : "off"}`);
   out.push(
     `- Node ${process.version}${etcdVersion ? `; ${etcdVersion} (${ETCD_BIN}, single member, fsync on)` : ""}`,
   );
@@ -1270,6 +1282,7 @@ function markdown(
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.encryptionKeyFile) commonServerArgs = ["--encryption-key-file", opts.encryptionKeyFile];
   waitQuietSec = opts.waitQuietSec;
   loadThreads = opts.loadThreads;
   const startedAt = new Date();

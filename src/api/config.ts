@@ -10,9 +10,26 @@ import { resolveAuthentication } from "./auth/config.js";
 import { DEFAULT_KEYSTONE_ENDPOINT } from "./auth/keystone.js";
 import { DEFAULT_KEYCLOAK_ENDPOINT } from "./auth/keycloak.js";
 
-export type StoreConfig =
-  | { type: "embedded"; dataDir: string; fsync: boolean; historyLimit: number }
-  | { type: "etcd"; endpoints: string[]; prefix: string };
+/** How to reach etcd beyond its URLs: TLS files and a user (each field present only when configured). */
+export interface EtcdAccess {
+  /** PEM files: the CA that signed etcd's certificate, and our client certificate and key. */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** etcd's own authentication; the password is read from `passwordFile` when the store is opened. */
+  user?: string;
+  passwordFile?: string;
+}
+
+/** Options every store kind takes; present only when configured. */
+export interface CommonStoreConfig {
+  /** Encryption at rest (src/store/encryption/): a YAML list of named keys, the first encrypts. */
+  encryptionKeyFile?: string;
+}
+
+export type StoreConfig = CommonStoreConfig &
+  (
+    | { type: "embedded"; dataDir: string; fsync: boolean; historyLimit: number }
+    | ({ type: "etcd"; endpoints: string[]; prefix: string } & EtcdAccess)
+  );
 
 export interface ApiConfig {
   host: string;
@@ -76,6 +93,12 @@ export interface ApiOptions {
   fsync?: boolean | string;
   etcd?: string | string[];
   etcdPrefix?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
+  encryptionKeyFile?: string;
   retryTransactions?: string | number;
   tlsCert?: string;
   tlsKey?: string;
@@ -132,6 +155,12 @@ const ENV: Record<EnvOption, string> = {
   fsync: "KRAKE_FSYNC",
   etcd: "KRAKE_ETCD",
   etcdPrefix: "KRAKE_ETCD_PREFIX",
+  etcdCa: "KRAKE_ETCD_CA",
+  etcdCert: "KRAKE_ETCD_CERT",
+  etcdKey: "KRAKE_ETCD_KEY",
+  etcdUser: "KRAKE_ETCD_USER",
+  etcdPasswordFile: "KRAKE_ETCD_PASSWORD_FILE",
+  encryptionKeyFile: "KRAKE_ENCRYPTION_KEY_FILE",
   retryTransactions: "KRAKE_RETRY_TRANSACTIONS",
   tlsCert: "KRAKE_TLS_CERT",
   tlsKey: "KRAKE_TLS_KEY",
@@ -194,6 +223,12 @@ export function optionsFromFile(path: string): ApiOptions {
     fsync: doc.fsync,
     etcd: etcd.endpoints ?? (etcd.host ? `http://${etcd.host}:${etcd.port ?? 2379}` : undefined),
     etcdPrefix: etcd.prefix,
+    etcdCa: etcd.ca,
+    etcdCert: etcd.cert,
+    etcdKey: etcd.key,
+    etcdUser: etcd.user,
+    etcdPasswordFile: etcd.password_file,
+    encryptionKeyFile: doc.encryption?.key_file,
     retryTransactions: etcd.retry_transactions,
     tlsCert: tls.enabled ? tls.cert : undefined,
     tlsKey: tls.enabled ? tls.key : undefined,
@@ -310,6 +345,7 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
   for (const e of endpoints) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(e)) throw new ConfigError(`etcd: expected URLs like http://127.0.0.1:2379, got ${JSON.stringify(e)}`);
   }
+  const etcdAccess = resolveEtcdAccess(o, endpoints);
   const authorization = o.authorization ?? "always-allow";
   if (!["always-allow", "always-deny", "RBAC"].includes(authorization)) {
     throw new ConfigError(`authorization: expected always-allow, always-deny or RBAC, got ${JSON.stringify(authorization)}`);
@@ -327,19 +363,21 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     throw new ConfigError("workers: several API processes need a shared store: add --etcd (the embedded store lives in one process)");
   }
   const host = o.host ?? "127.0.0.1";
+  const store: StoreConfig =
+    endpoints.length > 0
+      ? { type: "etcd", endpoints, prefix: o.etcdPrefix ?? "", ...etcdAccess }
+      : {
+          type: "embedded",
+          dataDir: o.dataDir ?? "./data",
+          fsync: o.fsync === undefined ? true : bool(o.fsync, "fsync"),
+          historyLimit: int(o.watchHistory ?? 50_000, "watch-history", 100, 10_000_000),
+        };
+  if (o.encryptionKeyFile) store.encryptionKeyFile = String(o.encryptionKeyFile);
   return {
     host,
     workers,
     port: int(o.port ?? 8080, "port", 0, 65535),
-    store:
-      endpoints.length > 0
-        ? { type: "etcd", endpoints, prefix: o.etcdPrefix ?? "" }
-        : {
-            type: "embedded",
-            dataDir: o.dataDir ?? "./data",
-            fsync: o.fsync === undefined ? true : bool(o.fsync, "fsync"),
-            historyLimit: int(o.watchHistory ?? 50_000, "watch-history", 100, 10_000_000),
-          },
+    store,
     retryTransactions: int(o.retryTransactions ?? 5, "retry-transactions", 0, 100),
     tls: { enabled: tlsEnabled, cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa },
     authentication: resolveAuthentication(o, host, tlsEnabled && Boolean(o.tlsClientCa)),
@@ -366,4 +404,35 @@ export function resolveApiConfig(...sources: ApiOptions[]): ApiConfig {
     maxWatchesPerUser: int(o.maxWatchesPerUser ?? 100, "max-watches-per-user", 0, 1_000_000),
     auditLog: o.auditLog ? String(o.auditLog) : null,
   };
+}
+
+/**
+ * TLS and user for etcd, checked: a certificate needs its key, a user needs a password file, and TLS needs
+ * https:// URLs (gRPC would otherwise speak TLS to a plaintext port and fail obscurely).
+ */
+export function resolveEtcdAccess(o: ApiOptions, endpoints: string[]): EtcdAccess {
+  const access: EtcdAccess = {};
+  const given = (["etcdCa", "etcdCert", "etcdKey", "etcdUser", "etcdPasswordFile"] as const).filter((k) => o[k]);
+  if (given.length === 0) return access;
+  const flag = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  if (endpoints.length === 0) throw new ConfigError(`${flag(given[0])}: applies to etcd only: add --etcd`);
+  if (Boolean(o.etcdCert) !== Boolean(o.etcdKey)) {
+    throw new ConfigError("etcd-cert: a client certificate (etcd-cert) and its key (etcd-key) go together");
+  }
+  if (Boolean(o.etcdUser) !== Boolean(o.etcdPasswordFile)) {
+    throw new ConfigError("etcd-user: an etcd user (etcd-user) needs its password file (etcd-password-file), and the other way round");
+  }
+  if (o.etcdCa || o.etcdCert) {
+    const plain = endpoints.find((e) => !e.startsWith("https://"));
+    if (plain) throw new ConfigError(`etcd: TLS (etcd-ca, etcd-cert) needs https:// URLs, got ${JSON.stringify(plain)}`);
+    access.tls = {};
+    if (o.etcdCa) access.tls.ca = String(o.etcdCa);
+    if (o.etcdCert) access.tls.cert = String(o.etcdCert);
+    if (o.etcdKey) access.tls.key = String(o.etcdKey);
+  }
+  if (o.etcdUser) {
+    access.user = String(o.etcdUser);
+    access.passwordFile = String(o.etcdPasswordFile);
+  }
+  return access;
 }

@@ -128,4 +128,11 @@ export const Errors = {
       undefined,
       { "Retry-After": String(retryAfterSeconds) },
     ),
+  /** A stored value that does not open with the encryption keys; the log names the key and store key. */
+  storeDecryption: () =>
+    new ApiError(
+      500,
+      "STORE_DECRYPTION_ERROR",
+      "500: a stored value cannot be decrypted with this server's encryption keys; the server log names the key and the stored object",
+    ),
 };

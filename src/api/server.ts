@@ -6,10 +6,12 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Store } from "../store/store.js";
 import { StoreUnavailableError, ValueTooLargeError } from "../store/store.js";
+import { DecryptionError } from "../store/encryption/keyring.js";
 import { ApiError, Errors, problemBody } from "./errors.js";
 import { parseJsonBody } from "./body.js";
 import { registerRoutes } from "./routes.js";
 import { registerBackupRoute } from "./backup-route.js";
+import { registerEncryptionRoutes } from "./encryption-route.js";
 import { ResourceService } from "./service.js";
 import { WatchHub } from "./watch.js";
 import { Auth, type Authenticator } from "./auth/index.js";
@@ -159,6 +161,9 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     else if (error instanceof StoreUnavailableError) {
       req.log.error({ err: error.message, method: req.method, url: req.url }, "store unavailable");
       err = Errors.storeUnavailable(error.message);
+    } else if (error instanceof DecryptionError) {
+      req.log.error({ err: error.message, keyName: error.keyName, storeKey: error.storeKey, method: req.method, url: req.url }, "stored value cannot be decrypted");
+      err = Errors.storeDecryption();
     } else if ((error as FastifyError).code === "FST_ERR_CTP_BODY_TOO_LARGE") err = Errors.payloadTooLarge(config.bodyLimit);
     else if ((error as FastifyError).code?.startsWith("FST_ERR_CTP")) err = Errors.unsupportedMediaType();
     else {
@@ -197,6 +202,7 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
 
   registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs, limits });
   registerBackupRoute(app, { store, auth, limits });
+  registerEncryptionRoutes(app, { store, auth, limits });
 
   app.addHook("onClose", async () => {
     watches.closeAll();

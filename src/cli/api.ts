@@ -44,6 +44,18 @@ export function addApiOptions(cmd: Command, forUp = false): Command {
       "--etcd-prefix <prefix>",
       `key prefix in etcd, to share one etcd between installations ${env("etcdPrefix")}`,
     )
+    .option("--etcd-ca <file>", `CA that signed etcd's certificate (PEM; needs https:// URLs) ${env("etcdCa")}`)
+    .option("--etcd-cert <file>", `client certificate for etcd (PEM) ${env("etcdCert")}`)
+    .option("--etcd-key <file>", `private key of --etcd-cert (PEM) ${env("etcdKey")}`)
+    .option("--etcd-user <name>", `etcd user (etcd's own authentication) ${env("etcdUser")}`)
+    .option(
+      "--etcd-password-file <file>",
+      `file holding the password of --etcd-user ${env("etcdPasswordFile")}`,
+    )
+    .option(
+      "--encryption-key-file <file>",
+      `encrypt stored values at rest with the first key of this YAML key list; every key decrypts (mode 0600) ${env("encryptionKeyFile")}`,
+    )
     .option(
       "--retry-transactions <n>",
       `retries of a read-modify-write after a conflicting write, default 5 ${env("retryTransactions")}`,

@@ -9,6 +9,13 @@ import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import type { Backup, BackupHeader } from "../store/backup.js";
+import type { EtcdAccess } from "../api/config.js";
+import {
+  addEtcdAccessOptions,
+  etcdAccessFromFlags,
+  withEncryption,
+  type StoreAccessFlags,
+} from "./store-flags.js";
 
 /** A problem to report in one line and exit 1 with. */
 class CliError extends Error {
@@ -114,7 +121,7 @@ function stdoutSink(): Sink {
 
 // ---- backup ----
 
-interface BackupFlags {
+interface BackupFlags extends StoreAccessFlags {
   dataDir?: string;
   etcd?: string;
   etcdPrefix?: string;
@@ -127,7 +134,7 @@ interface BackupFlags {
 }
 
 /** Reads every key of an embedded store whose server is stopped. */
-async function backupEmbedded(dataDir: string, sink: Sink): Promise<BackupHeader> {
+async function backupEmbedded(dataDir: string, keyFile: string | undefined, sink: Sink): Promise<BackupHeader> {
   const { inspectDataDir } = await import("../store/restore.js");
   const dir = resolve(dataDir);
   const contents = await inspectDataDir(dir).catch((err: Error) => {
@@ -153,22 +160,29 @@ async function backupEmbedded(dataDir: string, sink: Sink): Promise<BackupHeader
     throw new CliError(`cannot open the embedded store in ${dir}: ${errText(err)}`);
   }
   try {
-    return await dumpStore(store, sink);
+    return await dumpStore(await withEncryption(store, keyFile), sink);
   } finally {
     await store.close();
   }
 }
 
-async function backupEtcd(endpoints: string[], prefix: string, sink: Sink): Promise<BackupHeader> {
+async function backupEtcd(
+  endpoints: string[],
+  prefix: string,
+  access: EtcdAccess,
+  keyFile: string | undefined,
+  sink: Sink,
+): Promise<BackupHeader> {
   const { openEtcdStore } = await import("../store/etcd.js");
+  const { etcdStoreOptions } = await import("../store/open.js");
   let store;
   try {
-    store = await openEtcdStore({ endpoints, prefix });
+    store = await openEtcdStore(await etcdStoreOptions({ endpoints, prefix, ...access }));
   } catch (err) {
     throw new CliError(errText(err));
   }
   try {
-    return await dumpStore(store, sink);
+    return await dumpStore(await withEncryption(store, keyFile), sink);
   } finally {
     await store.close();
   }
@@ -233,8 +247,51 @@ async function backupApi(flags: BackupFlags, sink: Sink): Promise<BackupHeader> 
   return reader.finish().header;
 }
 
+/** TLS files and the user with the password read from its file, for the restore's etcd client. */
+async function etcdClientAccess(endpoints: string[], access: EtcdAccess) {
+  const { etcdStoreOptions } = await import("../store/open.js");
+  const { tls, auth } = await etcdStoreOptions({ endpoints, prefix: "", ...access });
+  return { tls, auth };
+}
+
+/** etcd's TLS files and user from the flags; a bad combination is a usage error. */
+function storeAccess(flags: StoreAccessFlags & { etcd?: string }, endpoints: string[], command: string): EtcdAccess {
+  try {
+    return etcdAccessFromFlags(flags, endpoints);
+  } catch (err) {
+    return usage(command, errText(err));
+  }
+}
+
+/**
+ * With a key file, every value of the backup is made sealed before anything is written: sealed ones must
+ * decrypt with the key file (a restore the API servers cannot read is refused), plaintext ones are sealed
+ * with its first key. Without one, a backup holding sealed values is restored as it is, with a note.
+ */
+async function sealForRestore(backup: Backup, keyFile: string | undefined): Promise<Backup> {
+  const { sealedKeyName } = await import("../store/encryption/keyring.js");
+  if (!keyFile) {
+    const names = new Set<string>();
+    for (const kv of backup.kvs) {
+      const name = sealedKeyName(kv.key, kv.value);
+      if (name !== null) names.add(name);
+    }
+    if (names.size > 0) {
+      process.stderr.write(
+        `krake restore: note: the backup holds values encrypted with key(s) ${[...names].join(", ")}: ` +
+          `the API servers need --encryption-key-file with them\n`,
+      );
+    }
+    return backup;
+  }
+  const { readKeyFile } = await import("../store/encryption/keyring.js");
+  const { sealKv } = await import("../store/encryption/store.js");
+  const keyring = readKeyFile(keyFile);
+  return { ...backup, kvs: backup.kvs.map((kv) => sealKv(keyring, kv)) };
+}
+
 export function backupCommand(): Command {
-  return new Command("backup")
+  return addEtcdAccessOptions(new Command("backup"))
     .description(
       "Write every key of a store, read at one revision, to a file (NDJSON with a checksum; see docs/operator-guide.md)",
     )
@@ -252,6 +309,10 @@ export function backupCommand(): Command {
       "back up the etcd store: comma-separated client URLs (API servers may keep running)",
     )
     .option("--etcd-prefix <prefix>", "with --etcd: the key prefix the API servers use", "")
+    .option(
+      "--encryption-key-file <file>",
+      "with --data-dir or --etcd: the store's key file; values stay encrypted in the backup, plaintext ones are encrypted with the first key, and every value is checked to decrypt",
+    )
     .option("-o, --output <file>", "write here instead of standard output (created with mode 0600)", "-")
     .addHelpText(
       "after",
@@ -262,7 +323,8 @@ export function backupCommand(): Command {
         "  $ krake backup --etcd http://127.0.0.1:2379 --etcd-prefix /krake -o krake.ndjson",
         "  $ krake backup --data-dir /var/lib/krake | gzip > krake-$(date +%F).ndjson.gz",
         "",
-        "The file holds every secret stored in Krake (kubeconfigs, cloud passwords) in clear text: protect it.",
+        "Without encryption at rest, the file holds every secret stored in Krake (kubeconfigs, cloud passwords)",
+        "in clear text: protect it. With it, values stay encrypted and a restored store needs the key file.",
         "",
       ].join("\n"),
     )
@@ -276,14 +338,18 @@ export function backupCommand(): Command {
         usage("backup", `--api: expected an http(s) URL, got '${flags.api}'`);
       }
       const endpoints = flags.etcd !== undefined ? etcdEndpoints(flags.etcd, "backup") : [];
+      if (flags.encryptionKeyFile && flags.api !== undefined) {
+        usage("backup", "--encryption-key-file is for --data-dir and --etcd: with --api the server uses its own");
+      }
+      const access = storeAccess(flags, endpoints, "backup");
       let sink: Sink | null = null;
       try {
         sink = flags.output === "-" ? stdoutSink() : await fileSink(flags.output);
         const header =
           flags.dataDir !== undefined
-            ? await backupEmbedded(flags.dataDir, sink)
+            ? await backupEmbedded(flags.dataDir, flags.encryptionKeyFile, sink)
             : flags.etcd !== undefined
-              ? await backupEtcd(endpoints, flags.etcdPrefix ?? "", sink)
+              ? await backupEtcd(endpoints, flags.etcdPrefix ?? "", access, flags.encryptionKeyFile, sink)
               : await backupApi(flags, sink);
         await sink.commit();
         process.stderr.write(
@@ -301,7 +367,7 @@ export function backupCommand(): Command {
 
 // ---- restore ----
 
-interface RestoreFlags {
+interface RestoreFlags extends StoreAccessFlags {
   dataDir?: string;
   etcd?: string;
   etcdPrefix?: string;
@@ -329,7 +395,7 @@ async function readBackupFile(file: string): Promise<Backup> {
 }
 
 export function restoreCommand(): Command {
-  return new Command("restore")
+  return addEtcdAccessOptions(new Command("restore"))
     .description(
       "Put a backup of `krake backup` into an embedded data directory or etcd; checks the whole file before writing",
     )
@@ -340,6 +406,10 @@ export function restoreCommand(): Command {
     )
     .option("--etcd <urls>", "restore into etcd: comma-separated client URLs (stop every API server first)")
     .option("--etcd-prefix <prefix>", "with --etcd: the key prefix the API servers use", "")
+    .option(
+      "--encryption-key-file <file>",
+      "the key file the API servers will use: encrypted values are checked to decrypt with it, plaintext ones are encrypted with its first key",
+    )
     .option("--force", "replace a store that is not empty (embedded: the old directory is kept beside it)")
     .option(
       "--bump-revision <n>",
@@ -376,8 +446,9 @@ export function restoreCommand(): Command {
       if (flags.etcdPrefix && !flags.etcd) usage("restore", "--etcd-prefix needs --etcd");
       if (!flags.compact && !flags.etcd) usage("restore", "--no-compact applies to --etcd only");
       const endpoints = flags.etcd !== undefined ? etcdEndpoints(flags.etcd, "restore") : [];
+      const access = storeAccess(flags, endpoints, "restore");
       try {
-        const backup = await readBackupFile(file);
+        const backup = await sealForRestore(await readBackupFile(file), flags.encryptionKeyFile);
         if (targets === 0) {
           process.stdout.write(
             `${file}: intact (${describeBackup(backup.header)}, ${backup.kvs.length} keys, ${backup.bytes} bytes, sha256 ${backup.sha256})\n`,
@@ -394,6 +465,7 @@ export function restoreCommand(): Command {
                 dryRun: flags.dryRun,
               })
             : await restore.restoreEtcd(backup, {
+                ...(await etcdClientAccess(endpoints, access)),
                 endpoints,
                 prefix: flags.etcdPrefix ?? "",
                 force: Boolean(flags.force),
@@ -427,7 +499,7 @@ export function restoreCommand(): Command {
       } catch (err) {
         // RestoreFailedError says itself what state the target is in; everything else stopped before writing.
         const message = errText(err);
-        const untouched = ["BackupFormatError", "RestoreRefusedError", "CliError"].includes(
+        const untouched = ["BackupFormatError", "RestoreRefusedError", "CliError", "KeyFileError", "DecryptionError", "StoreOpenError"].includes(
           (err as Error).name,
         );
         const note = untouched && !message.includes("nothing was written") ? "; nothing was written" : "";

@@ -8,6 +8,7 @@ import { VERSION } from "../version.js";
 import { apiCommand } from "./api.js";
 import { controllerCommand } from "./controller.js";
 import { backupCommand, restoreCommand } from "./backup.js";
+import { encryptionCommand } from "./encryption.js";
 import { upCommand } from "./up.js";
 import { pkiCommand } from "./pki.js";
 
@@ -59,5 +60,6 @@ export function krakeProgram(): Command {
     .addCommand(pkiCommand())
     .addCommand(controllerCommand())
     .addCommand(backupCommand())
-    .addCommand(restoreCommand());
+    .addCommand(restoreCommand())
+    .addCommand(encryptionCommand());
 }

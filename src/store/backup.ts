@@ -13,12 +13,14 @@
  * not match was altered. Readers refuse both, and a `version` they do not know, before using any line.
  *
  * Values are kept as the exact strings the store holds (serialised JSON, without resource_version), not as
- * parsed JSON: a restore must put back the same bytes. The store kind in the header is informational: a
+ * parsed JSON: a restore must put back the same bytes. With encryption at rest those are sealed values
+ * (`krake:enc:v1:<key name>:…`), so a backup holds no plaintext and a restored store needs the key file. The store kind in the header is informational: a
  * backup of either store restores into either store.
  */
 import { createHash, type Hash } from "node:crypto";
 import type { KeyValue, Store } from "./store.js";
 import { VERSION } from "../version.js";
+import { isEncryptedStore } from "./encryption/store.js";
 
 export const BACKUP_FORMAT = "krake-backup";
 export const BACKUP_VERSION = 1;
@@ -63,7 +65,8 @@ const CHUNK_BYTES = 256 * 1024;
 export async function readForBackup(
   store: Store,
 ): Promise<{ header: BackupHeader; kvs: readonly KeyValue[] }> {
-  const { kvs, revision } = await store.range("");
+  // With encryption at rest, the file holds the sealed values, never plaintext (see rangeSealed).
+  const { kvs, revision } = isEncryptedStore(store) ? await store.rangeSealed("") : await store.range("");
   const header: BackupHeader = {
     format: BACKUP_FORMAT,
     version: BACKUP_VERSION,

@@ -88,9 +88,31 @@ const passThrough = {
     fn({ signal: neverAborted }),
 } as unknown as FaultPolicy;
 
-function pem(value: string | undefined): Buffer | undefined {
+function pem(value: string | undefined, what: string): Buffer | undefined {
   if (value === undefined) return undefined;
-  return value.includes("-----BEGIN") ? Buffer.from(value) : readFileSync(value);
+  if (value.includes("-----BEGIN")) return Buffer.from(value);
+  try {
+    return readFileSync(value);
+  } catch (err) {
+    throw new StoreUnavailableError(`cannot read the etcd ${what} ${value}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
+  }
+}
+
+/** etcd3's `credentials` for TLS files (PEM strings or paths); undefined without TLS. */
+export function etcdTlsCredentials(tls: EtcdStoreOptions["tls"]): IOptions["credentials"] {
+  if (tls === undefined) return undefined;
+  const ca = pem(tls.ca, "CA file (etcd-ca)");
+  const cert = pem(tls.cert, "client certificate (etcd-cert)");
+  const key = pem(tls.key, "client key (etcd-key)");
+  // grpc accepts a missing CA (then the system roots are used); etcd3's typing does not say so.
+  return { rootCertificate: ca as Buffer, certChain: cert, privateKey: key };
+}
+
+/** A failed TLS handshake reads as "unreachable" from gRPC; say which settings to check. */
+function tlsHint(err: unknown): string {
+  return /handshake|certificate|SSL|TLS|ssl3|alert/i.test(errorText(err))
+    ? " (the TLS handshake failed: check --etcd-ca, --etcd-cert and --etcd-key)"
+    : "";
 }
 
 /** The smallest key greater than every key starting with `prefix` (etcd's own rule; "\0" = no end). */
@@ -169,17 +191,10 @@ class EtcdStore implements Store {
   constructor(opts: EtcdStoreOptions) {
     this.prefix = Buffer.from(opts.prefix ?? "", "utf8");
     this.where = `etcd at ${opts.endpoints.join(", ")}`;
-    const ca = pem(opts.tls?.ca);
-    const cert = pem(opts.tls?.cert);
-    const key = pem(opts.tls?.key);
     this.client = new Etcd3({
       hosts: opts.endpoints,
       auth: opts.auth,
-      credentials:
-        opts.tls !== undefined
-          ? // grpc accepts a missing CA (then the system roots are used); etcd3's typing does not say so.
-            { rootCertificate: ca as Buffer, certChain: cert, privateKey: key }
-          : undefined,
+      credentials: etcdTlsCredentials(opts.tls),
       faultHandling: { host: () => passThrough, global: passThrough },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + REQUEST_TIMEOUT_MS }),
       grpcOptions: {
@@ -206,7 +221,7 @@ class EtcdStore implements Store {
       this.client.close();
       const problem = isAccessError(err)
         ? `${this.where} refused access (check the etcd username/password)`
-        : `cannot reach ${this.where} within ${timeoutMs}ms`;
+        : `cannot reach ${this.where} within ${timeoutMs}ms${tlsHint(err)}`;
       throw new StoreUnavailableError(`${problem}: ${errorText(err)}`, { cause: err });
     }
   }

@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Etcd3, isRecoverableError, type IOptions, type IRequestOp } from "etcd3";
 import type { Backup } from "./backup.js";
 import type { KeyValue } from "./store.js";
-import { prefixEnd } from "./etcd.js";
+import { etcdTlsCredentials, prefixEnd, type EtcdStoreOptions } from "./etcd.js";
 import { fsyncDir, SNAPSHOT, SNAPSHOT_TMP, walStart } from "./embedded/files.js";
 import { lockDir, LockedError, type DirLock } from "./embedded/lock.js";
 import { writeSnapshot } from "./embedded/snapshot.js";
@@ -284,6 +284,9 @@ async function replaceDataDir(dir: string, revision: number, kvs: KeyValue[]): P
 export interface EtcdRestoreOptions {
   endpoints: string[];
   prefix: string;
+  /** TLS files (PEM strings or paths) and user, as for the etcd store. */
+  tls?: EtcdStoreOptions["tls"];
+  auth?: EtcdStoreOptions["auth"];
   force: boolean;
   /** Advance etcd's revision to at least backup.revision + bumpRevision before writing (0: don't). */
   bumpRevision: number;
@@ -335,6 +338,8 @@ export async function restoreEtcd(backup: Backup, opts: EtcdRestoreOptions): Pro
   }
   const client = new Etcd3({
     hosts: opts.endpoints,
+    auth: opts.auth,
+    credentials: etcdTlsCredentials(opts.tls),
     faultHandling: { host: () => passThrough, global: passThrough },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     grpcOptions: { "grpc.max_receive_message_length": -1 },

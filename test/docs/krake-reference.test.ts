@@ -111,14 +111,13 @@ test("the reference documents known commands and flags", () => {
 test("every command, argument and visible option of krakeProgram() is in its section", () => {
   const program = referenceKrakeProgram();
   const doc = renderKrakeReference(program);
-  // A command group (`krake pki`) has a section listing its commands, each with a section one level deeper.
-  const leaves = program.commands.flatMap((cmd) =>
-    cmd.commands.length === 0
-      ? [{ cmd, path: cmd.name(), heading: "##" }]
-      : cmd.commands.map((sub) => ({ cmd: sub, path: `${cmd.name()} ${sub.name()}`, heading: "###" })),
-  );
-  for (const { cmd, path, heading } of leaves) {
-    const text = section(doc, `${heading} \`krake ${path}\``);
+  // Commands with subcommands (`krake encryption`) have a section of their own, their subcommands one level down.
+  const check = (cmd: Command, path: string, level: number): void => {
+    const text = section(doc, `${"#".repeat(level)} \`krake ${path}\``);
+    if (cmd.commands.length > 0) {
+      for (const sub of cmd.commands) check(sub, `${path} ${sub.name()}`, level + 1);
+      return;
+    }
     assert.ok(text.includes(`krake ${path} ${cmd.usage()}`), `usage of krake ${path}`);
     for (const arg of cmd.registeredArguments)
       assert.ok(
@@ -132,7 +131,8 @@ test("every command, argument and visible option of krakeProgram() is in its sec
       for (const choice of o.argChoices ?? []) assert.ok(cells.at(-1)!.includes(`\`${choice}\``));
       assert.ok(!/\(env /.test(cells.at(-1)!), `krake ${path} ${o.flags}: env left in the description`);
     }
-  }
+  };
+  for (const cmd of program.commands) check(cmd, cmd.name(), 2);
 });
 
 test("every environment variable of the API server's configuration is documented", () => {

@@ -7,7 +7,8 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
-import { access, mkdir, mkdtemp, rm, statfs } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm, statfs } from "node:fs/promises";
+import { get as httpsGet } from "node:https";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,8 +17,19 @@ import { DaemonProcess } from "./daemon.js";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 
+/**
+ * Serve clients over TLS and require a client certificate signed by `ca` (etcd's --client-cert-auth).
+ * `client` is a certificate etcd accepts, used for the readiness probe.
+ */
+export interface TestEtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+  client: { cert: string; key: string };
+}
+
 export interface TestEtcd {
-  /** `http://127.0.0.1:PORT`, the client URL. */
+  /** `http://127.0.0.1:PORT` (`https://` with TLS), the client URL. */
   endpoint: string;
   dataDir: string;
   /** Kills etcd (SIGTERM, SIGKILL after a deadline), waits for it to exit, removes the data dir. */
@@ -84,8 +96,13 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error("startEtcd aborted");
 }
 
-async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string): Promise<DaemonProcess> {
-  const client = `http://127.0.0.1:${clientPort}`;
+async function spawnEtcd(
+  clientPort: number,
+  peerPort: number,
+  dataDir: string,
+  tls?: TestEtcdTls,
+): Promise<DaemonProcess> {
+  const client = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
     "--name",
@@ -114,6 +131,9 @@ async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string):
     "100",
   ];
   if (supportsNoFsync()) args.push("--unsafe-no-fsync");
+  if (tls) {
+    args.push("--cert-file", tls.cert, "--key-file", tls.key, "--trusted-ca-file", tls.ca, "--client-cert-auth");
+  }
   const child = spawn(ETCD_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
@@ -123,7 +143,26 @@ async function spawnEtcd(clientPort: number, peerPort: number, dataDir: string):
 }
 
 /** Polls /health until etcd has a leader and serves requests; fails early if etcd exits. */
-async function waitReady(proc: DaemonProcess, endpoint: string, signal?: AbortSignal): Promise<void> {
+/** GET /health, over TLS with the probe's client certificate when etcd requires one. */
+async function health(endpoint: string, tls?: TestEtcdTls): Promise<{ ok: boolean; status: number; body: string }> {
+  if (!tls) {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
+    return { ok: res.ok, status: res.status, body: await res.text() };
+  }
+  const [ca, cert, key] = await Promise.all([readFile(tls.ca), readFile(tls.client.cert), readFile(tls.client.key)]);
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(`${endpoint}/health`, { ca, cert, key, timeout: 1_000 }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ ok: res.statusCode === 200, status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+async function waitReady(proc: DaemonProcess, endpoint: string, signal?: AbortSignal, tls?: TestEtcdTls): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = "no answer yet";
   while (Date.now() < deadline) {
@@ -133,10 +172,9 @@ async function waitReady(proc: DaemonProcess, endpoint: string, signal?: AbortSi
       throw new Error(`etcd exited during startup (code ${code}, signal ${sig}):\n${proc.stderr()}`);
     }
     try {
-      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-      const body = await res.text();
-      if (res.ok && body.includes('"health":"true"')) return;
-      lastError = `HTTP ${res.status}: ${body}`;
+      const res = await health(endpoint, tls);
+      if (res.ok && res.body.includes('"health":"true"')) return;
+      lastError = `HTTP ${res.status}: ${res.body}`;
     } catch (err) {
       lastError = String(err);
     }
@@ -148,8 +186,8 @@ async function waitReady(proc: DaemonProcess, endpoint: string, signal?: AbortSi
   );
 }
 
-export async function startEtcd(opts: { signal?: AbortSignal } = {}): Promise<TestEtcd> {
-  const { signal } = opts;
+export async function startEtcd(opts: { signal?: AbortSignal; tls?: TestEtcdTls } = {}): Promise<TestEtcd> {
+  const { signal, tls } = opts;
   try {
     await access(ETCD_BIN, fsConstants.X_OK);
   } catch {
@@ -168,10 +206,10 @@ export async function startEtcd(opts: { signal?: AbortSignal } = {}): Promise<Te
     // A free port can be taken by someone else between our probe and etcd's bind; try fresh ones then.
     for (let attempt = 1; ; attempt++) {
       [clientPort, peerPort] = await freePorts(2);
-      endpoint = `http://127.0.0.1:${clientPort}`;
-      proc = await spawnEtcd(clientPort, peerPort, dataDir);
+      endpoint = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
+      proc = await spawnEtcd(clientPort, peerPort, dataDir, tls);
       try {
-        await waitReady(proc, endpoint, signal);
+        await waitReady(proc, endpoint, signal, tls);
         break;
       } catch (err) {
         await proc.stop();
@@ -202,8 +240,8 @@ export async function startEtcd(opts: { signal?: AbortSignal } = {}): Promise<Te
     async restart() {
       if (stopped) throw new Error("etcd has been stopped");
       await current.stop();
-      current = await spawnEtcd(clientPort, peerPort, dataDir);
-      await waitReady(current, endpoint);
+      current = await spawnEtcd(clientPort, peerPort, dataDir, tls);
+      await waitReady(current, endpoint, undefined, tls);
     },
     async compact(rev: number) {
       const client = new Etcd3({ hosts: endpoint });
