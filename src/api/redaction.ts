@@ -28,7 +28,12 @@ const ALWAYS: SecretsVisible = () => true;
  * The visibility for one request. `namespace` is the request's (null for a global kind or a list-all, whose
  * items are judged one namespace at a time).
  */
-export function secretsVisibility(auth: Auth, user: string, def: KindDef, namespace: string | null): SecretsVisible {
+export function secretsVisibility(
+  auth: Auth,
+  user: string,
+  def: KindDef,
+  namespace: string | null,
+): SecretsVisible {
   if (!hasSecrets(def)) return ALWAYS;
   const access = { verb: "get", api: def.group, resource: secretsResource(def) };
   if (!def.namespaced || namespace !== null) {

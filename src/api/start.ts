@@ -7,10 +7,16 @@ import type { ApiConfig } from "./config.js";
 import { buildApiApp, type ApiServer, type BuildOptions } from "./server.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
+import { secretRedactingLogOptions } from "../util/log-redact.js";
 
 /** JSON lines to stdout, or to `destination` (`krake up` keeps stdout for people). */
 export function createLogger(level: string, name = "krake-api", destination?: pino.DestinationStream): Logger {
-  const options = { name, level, redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"] };
+  const options = {
+    name,
+    level,
+    redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"],
+    ...secretRedactingLogOptions,
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 

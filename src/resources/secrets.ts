@@ -56,7 +56,11 @@ function walk(
 }
 
 /** Replaces every secret value of `obj` (in place) with the marker; answers whether any was replaced. */
-export function redactInPlace(obj: unknown, paths: readonly SecretPath[], marker: unknown = SECRET_MARKER): boolean {
+export function redactInPlace(
+  obj: unknown,
+  paths: readonly SecretPath[],
+  marker: unknown = SECRET_MARKER,
+): boolean {
   let replaced = false;
   forEachSecret(obj, paths, (parent, key) => {
     parent[key] = marker;
@@ -79,7 +83,11 @@ export function markedSecrets(body: unknown, paths: readonly SecretPath[]): Segm
  * clusters) are matched by name, so reordering a list does not move a secret to another entry; other list
  * elements by position.
  */
-export function storedAt(stored: unknown, body: unknown, path: readonly Segment[]): { found: boolean; value?: unknown } {
+export function storedAt(
+  stored: unknown,
+  body: unknown,
+  path: readonly Segment[],
+): { found: boolean; value?: unknown } {
   let s: any = stored;
   let b: any = body;
   for (const segment of path) {

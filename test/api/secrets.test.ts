@@ -10,7 +10,7 @@ import { eventually, http, startTestApi, type TestApi } from "../support/api.js"
 import { KINDS } from "../../src/resources/registry.js";
 import type { KindDef } from "../../src/resources/kind.js";
 import { SECRET_MARKER, forEachSecret, redactInPlace } from "../../src/resources/secrets.js";
-import { kubeconfig } from "../support/fixtures.js";
+import { secretBodies as withSecrets, secret } from "../support/secrets.js";
 
 const NS_A = "ns-a";
 const NS_B = "ns-b";
@@ -20,71 +20,6 @@ let admin: TestApi;
 let reader: TestApi;
 let partial: TestApi;
 let open: TestApi;
-
-/** A unique secret string per field, so a leak names its source. */
-const secret = (what: string) => `s3cret-${what}-${Math.random().toString(36).slice(2, 10)}`;
-
-const withSecrets: Record<string, () => { body: any; status?: any }> = {
-  GlobalInfrastructureProvider: () => ({
-    body: { spec: { type: "im", im: { url: "http://im.example", username: "u", password: secret("im-pw"), token: null } } },
-  }),
-  InfrastructureProvider: () => ({
-    body: { spec: { type: "im", im: { url: "http://im.example", username: "u", password: secret("im-pw"), token: secret("im-tk") } } },
-  }),
-  GlobalCloud: () => ({ body: cloud(false) }),
-  Cloud: () => ({ body: cloud(true) }),
-  GlobalMetricsProvider: () => ({ body: influx() }),
-  MetricsProvider: () => ({ body: influx() }),
-  Cluster: () => {
-    const kc: any = kubeconfig();
-    kc.users[0].user = {
-      token: secret("kube-token"),
-      "client-certificate-data": secret("cert-data"),
-      "client-key-data": secret("key-data"),
-      exec: { command: "get-token", args: [secret("exec-arg")] },
-      "auth-provider": { name: "oidc", config: { "refresh-token": secret("refresh") } },
-    };
-    return { body: { spec: { kubeconfig: kc, constraints: { cloud: {} } } } };
-  },
-  Application: () => ({
-    body: {
-      spec: {
-        manifest: [
-          { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg" }, data: { plain: "visible" } },
-          { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, data: { password: secret("kube-secret") } },
-        ],
-        constraints: { cluster: {} },
-      },
-    },
-    status: {
-      complete_token: secret("complete-token"),
-      complete_key: secret("complete-key"),
-      complete_cert: "public-cert",
-      shutdown_token: secret("shutdown-token"),
-      shutdown_key: secret("shutdown-key"),
-      last_applied_manifest: [
-        { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, stringData: { password: secret("applied") } },
-      ],
-    },
-  }),
-};
-
-function cloud(namespaced: boolean) {
-  return {
-    spec: {
-      type: "openstack",
-      openstack: {
-        url: "https://keystone.example:5000/v3",
-        auth: { type: "password", password: { user: { username: "u", password: secret("os-pw") }, project: { name: "p" } } },
-        infrastructure_provider: { name: "im", namespaced },
-      },
-    },
-  };
-}
-
-function influx() {
-  return { spec: { type: "influx", influx: { url: "http://influx.example", token: secret("influx"), org: "o", bucket: "b" } } };
-}
 
 const SECRET_KINDS = KINDS.filter((d) => (d.secrets?.length ?? 0) > 0);
 
@@ -112,7 +47,8 @@ async function seed(def: KindDef, name: string, ns: string | null): Promise<any>
 
 /** A reader's answer: every secret replaced by the marker, everything else as the admin sees it. */
 function assertRedacted(def: KindDef, seen: any, full: any, text = JSON.stringify(seen)) {
-  for (const s of secretsOf(def, full)) assert.ok(!text.includes(s.replace(/^"|"$/g, "")), `${def.kind}: ${s} leaked`);
+  for (const s of secretsOf(def, full))
+    assert.ok(!text.includes(s.replace(/^"|"$/g, "")), `${def.kind}: ${s} leaked`);
   const expected = structuredClone(full);
   assert.ok(redactInPlace(expected, def.secrets!), `${def.kind}: the fixture holds secrets`);
   delete expected.metadata.resource_version;
@@ -125,15 +61,35 @@ before(async () => {
   admin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" });
   const store = admin.server.store;
   const now = "2026-01-01T00:00:00.000000+00:00";
-  const meta = (name: string) => ({ name, namespace: null, labels: {}, inherit_labels: false, finalizers: [], uid: name, created: now, modified: now, deleted: null, owners: [] });
+  const meta = (name: string) => ({
+    name,
+    namespace: null,
+    labels: {},
+    inherit_labels: false,
+    finalizers: [],
+    uid: name,
+    created: now,
+    modified: now,
+    deleted: null,
+    owners: [],
+  });
   const put = (kind: string, name: string, rest: object) =>
-    store.put(`/core/${kind === "Role" ? "roles" : "rolebindings"}/${name}`, JSON.stringify({ metadata: meta(name), api: "core", kind, ...rest }));
-  const everything = KINDS.flatMap((d) => [d.plural, `${d.plural}/status`, ...d.actions.map((a) => a.rbacResource)]);
+    store.put(
+      `/core/${kind === "Role" ? "roles" : "rolebindings"}/${name}`,
+      JSON.stringify({ metadata: meta(name), api: "core", kind, ...rest }),
+    );
+  const everything = KINDS.flatMap((d) => [
+    d.plural,
+    `${d.plural}/status`,
+    ...d.actions.map((a) => a.rbacResource),
+  ]);
   const verbs = ["create", "list", "get", "update", "delete"];
   await put("Role", "role:system", { rules: [{ api: "", resources: [""], namespaces: [""], verbs }] });
   await put("Role", "no-secrets", { rules: [{ api: "", resources: everything, namespaces: [""], verbs }] });
   await put("Role", "secrets-in-a", {
-    rules: [{ api: "", resources: KINDS.map((d) => `${d.plural}/secrets`), namespaces: [NS_A], verbs: ["get"] }],
+    rules: [
+      { api: "", resources: KINDS.map((d) => `${d.plural}/secrets`), namespaces: [NS_A], verbs: ["get"] },
+    ],
   });
   await put("RoleBinding", "rb:system", { users: ["system:admin"], roles: ["role:system"] });
   await put("RoleBinding", "rb:reader", { users: ["reader", "partial"], roles: ["no-secrets"] });
@@ -141,7 +97,11 @@ before(async () => {
   reader = await startTestApi({ authorization: "RBAC", staticUser: "reader" }, store);
   partial = await startTestApi({ authorization: "RBAC", staticUser: "partial" }, store);
   open = await startTestApi({}, store);
-  await eventually(async () => (await http(partial.url, "GET", "/me")).body?.roles?.length === 2, 5000, "roles to load");
+  await eventually(
+    async () => (await http(partial.url, "GET", "/me")).body?.roles?.length === 2,
+    5000,
+    "roles to load",
+  );
 });
 
 after(async () => {
@@ -153,10 +113,7 @@ after(async () => {
 
 describe("secret fields are declared per kind", () => {
   it("every kind that holds credentials declares them", () => {
-    assert.deepEqual(
-      SECRET_KINDS.map((d) => d.kind).sort(),
-      Object.keys(withSecrets).sort(),
-    );
+    assert.deepEqual(SECRET_KINDS.map((d) => d.kind).sort(), Object.keys(withSecrets).sort());
   });
 });
 
@@ -192,12 +149,19 @@ for (const def of SECRET_KINDS) {
       assertRedacted(def, mine, inA);
       const al = await http(admin.url, "GET", base(def, ns));
       assert.equal(al.headers.get(HEADER), null);
-      assert.deepEqual(secretsOf(def, al.body.items.find((i: any) => i.metadata.name === "list")), secretsOf(def, inA));
+      assert.deepEqual(
+        secretsOf(
+          def,
+          al.body.items.find((i: any) => i.metadata.name === "list"),
+        ),
+        secretsOf(def, inA),
+      );
       if (!def.namespaced) return;
       const all = await http(partial.url, "GET", `/${def.group}/${def.plural}`);
       assert.equal(all.status, 200);
       assert.equal(all.headers.get(HEADER), "secrets", "secrets hidden in some namespace");
-      const byNs = (n: string) => all.body.items.find((i: any) => i.metadata.name === "list" && i.metadata.namespace === n);
+      const byNs = (n: string) =>
+        all.body.items.find((i: any) => i.metadata.name === "list" && i.metadata.namespace === n);
       assert.deepEqual(secretsOf(def, byNs(NS_A)), secretsOf(def, inA), "ns-a: visible");
       assertRedacted(def, byNs(NS_B), inB);
       const adminAll = await http(admin.url, "GET", `/${def.group}/${def.plural}`);
@@ -207,14 +171,18 @@ for (const def of SECRET_KINDS) {
     it("watch: each watcher gets its own view of the same event", async () => {
       const name = "watched";
       const nsOfEvent = def.namespaced ? NS_B : null;
-      const url = (api: TestApi) => (def.namespaced ? `${api.url}/${def.group}/${def.plural}` : `${api.url}${base(def, null)}`);
-      const watchers = await Promise.all([admin, reader, partial].map((api) => openWatch(url(api) + "?watch=true")));
+      const url = (api: TestApi) =>
+        def.namespaced ? `${api.url}/${def.group}/${def.plural}` : `${api.url}${base(def, null)}`;
+      const watchers = await Promise.all(
+        [admin, reader, partial].map((api) => openWatch(url(api) + "?watch=true")),
+      );
       try {
         assert.equal(watchers[0].headers.get(HEADER), null);
         assert.equal(watchers[1].headers.get(HEADER), "secrets");
         const full = await seed(def, name, nsOfEvent);
         const last = (e: any) =>
-          e.object.metadata.name === name && e.object.metadata.resource_version === full.metadata.resource_version;
+          e.object.metadata.name === name &&
+          e.object.metadata.resource_version === full.metadata.resource_version;
         const [a, r, p] = await Promise.all(watchers.map((w) => w.next(last)));
         assert.deepEqual(secretsOf(def, a.object), secretsOf(def, full));
         assertRedacted(def, r.object, a.object);
@@ -227,7 +195,10 @@ for (const def of SECRET_KINDS) {
 
     it("POST, PUT and DELETE answers are redacted for a reader", async () => {
       const { body } = withSecrets[def.kind]();
-      const created = await http(reader.url, "POST", base(def, ns), { ...body, metadata: { name: "by-reader" } });
+      const created = await http(reader.url, "POST", base(def, ns), {
+        ...body,
+        metadata: { name: "by-reader" },
+      });
       assert.equal(created.status, 200, created.text);
       assert.equal(created.headers.get(HEADER), "secrets");
       const stored = (await http(admin.url, "GET", item("by-reader"))).body;
@@ -265,13 +236,20 @@ for (const def of SECRET_KINDS) {
       // A real new value in the first secret field (of the spec, where there is one) is stored.
       const fresh = (await http(reader.url, "GET", item("roundtrip"))).body;
       let replaced: string | null = null;
-      forEachSecret(fresh, def.secrets!.filter((p) => p.startsWith("spec.")), (parent, key) => {
-        if (replaced === null && typeof parent[key] === "string") parent[key] = replaced = secret("new");
-      });
+      forEachSecret(
+        fresh,
+        def.secrets!.filter((p) => p.startsWith("spec.")),
+        (parent, key) => {
+          if (replaced === null && typeof parent[key] === "string") parent[key] = replaced = secret("new");
+        },
+      );
       if (replaced !== null) {
         const res = await http(reader.url, "PUT", item("roundtrip"), fresh);
         assert.equal(res.status, 200, res.text);
-        assert.ok((await http(admin.url, "GET", item("roundtrip"))).text.includes(replaced), "the new value is stored");
+        assert.ok(
+          (await http(admin.url, "GET", item("roundtrip"))).text.includes(replaced),
+          "the new value is stored",
+        );
       }
 
       const marked = (await http(reader.url, "GET", item("roundtrip"))).body;
@@ -280,7 +258,11 @@ for (const def of SECRET_KINDS) {
       assert.equal(refused.status, 422, refused.text);
       assert.match(refused.body.detail, /redaction marker/);
       assert.ok(refused.body.errors.length > 0);
-      for (const e of refused.body.errors) assert.ok(def.secrets!.some((p) => pathMatches(p, e.path)), e.path);
+      for (const e of refused.body.errors)
+        assert.ok(
+          def.secrets!.some((p) => pathMatches(p, e.path)),
+          e.path,
+        );
     });
   });
 }
@@ -312,7 +294,10 @@ describe("GET-then-PUT edge cases", () => {
     seen.spec.im.username = "u";
     const res = await http(reader.url, "PUT", item("token-only"), seen);
     assert.equal(res.status, 422, res.text);
-    assert.deepEqual(res.body.errors.map((e: any) => e.path), ["spec.im.password"]);
+    assert.deepEqual(
+      res.body.errors.map((e: any) => e.path),
+      ["spec.im.password"],
+    );
   });
 
   it("an unchanged GET-then-PUT is 'no update', as for a permitted caller", async () => {
@@ -328,7 +313,11 @@ describe("GET-then-PUT edge cases", () => {
     const full = await seed(cluster, "exec", NS_A);
     const seen = (await http(reader.url, "GET", `${base(cluster, NS_A)}/exec`)).body;
     assert.equal(seen.spec.kubeconfig.users[0].user.exec, SECRET_MARKER);
-    assert.equal(seen.spec.kubeconfig.clusters[0].cluster.server, full.spec.kubeconfig.clusters[0].cluster.server, "server stays visible");
+    assert.equal(
+      seen.spec.kubeconfig.clusters[0].cluster.server,
+      full.spec.kubeconfig.clusters[0].cluster.server,
+      "server stays visible",
+    );
     seen.spec.backoff = 3;
     const res = await http(reader.url, "PUT", `${base(cluster, NS_A)}/exec`, seen);
     assert.equal(res.status, 200, res.text);
@@ -346,7 +335,10 @@ describe("GET-then-PUT edge cases", () => {
 
   it("the OpenAPI document names the secret fields and the marker", async () => {
     const doc = (await http(open.url, "GET", "/openapi.json")).body;
-    assert.deepEqual(doc.components.schemas.Cluster["x-secrets"], KINDS.find((d) => d.kind === "Cluster")!.secrets);
+    assert.deepEqual(
+      doc.components.schemas.Cluster["x-secrets"],
+      KINDS.find((d) => d.kind === "Cluster")!.secrets,
+    );
     assert.equal(doc.components.schemas.Cluster["x-secret-marker"], SECRET_MARKER);
     const get = doc.paths["/kubernetes/namespaces/{namespace}/clusters/{name}"].get;
     assert.ok(get.responses["200"].headers["Krake-Redacted"]);
