@@ -333,6 +333,14 @@ describe("GET-then-PUT edge cases", () => {
     assert.deepEqual(secretsOf(def, res.body), secretsOf(def, full));
   });
 
+  it("a backup (every secret, unredacted) needs get on every <plural>/secrets too", async () => {
+    assert.equal((await http(reader.url, "GET", "/backup")).status, 403, "lists everything, no secrets");
+    assert.equal((await http(partial.url, "GET", "/backup")).status, 403, "secrets in one namespace only");
+    const full = await fetch(`${admin.url}/backup`);
+    assert.equal(full.status, 200);
+    await full.body?.cancel();
+  });
+
   it("the OpenAPI document names the secret fields and the marker", async () => {
     const doc = (await http(open.url, "GET", "/openapi.json")).body;
     assert.deepEqual(
