@@ -8,8 +8,8 @@
  *
  * A backup holds every object of every namespace, secrets included, so only a caller who may already read
  * all of that may take one: under RBAC, someone allowed to `list` every resource of every API in every
- * namespace (Krake's `role:system`, given to `system:admin`). Nobody else, however many namespaces they may
- * read.
+ * namespace, and to `get` the secrets (`<plural>/secrets`) of every kind that has them (Krake's `role:system`,
+ * given to `system:admin`). Nobody else, however many namespaces they may read.
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -19,6 +19,7 @@ import { KINDS } from "../resources/registry.js";
 import type { Auth } from "./auth/index.js";
 import { Errors } from "./errors.js";
 import type { RequestLimits } from "./limits/request-limits.js";
+import { hasSecrets, mayRedact } from "./redaction.js";
 
 export interface BackupRouteDeps {
   store: Store;
@@ -27,7 +28,7 @@ export interface BackupRouteDeps {
   limits?: RequestLimits;
 }
 
-/** Throws 401/403 unless `user` may read every object of every kind in every namespace. */
+/** Throws 401/403 unless `user` may read every object of every kind in every namespace, secrets included. */
 export function authorizeBackup(auth: Auth, user: string): void {
   for (const def of KINDS) {
     if (def.namespaced) {
@@ -35,6 +36,7 @@ export function authorizeBackup(auth: Auth, user: string): void {
     } else {
       auth.authorize(user, { verb: "list", api: def.group, resource: def.plural, namespace: null });
     }
+    if (hasSecrets(def) && mayRedact(auth, user, def, null)) throw Errors.forbidden();
   }
 }
 

@@ -5,6 +5,27 @@ import type { TSchema } from "@sinclair/typebox";
 import { KINDS } from "../resources/registry.js";
 import type { KindDef } from "../resources/kind.js";
 import { VERSION } from "../version.js";
+import { SECRET_MARKER } from "../resources/secrets.js";
+import { REDACTED_HEADER, REDACTED_HEADER_VALUE, hasSecrets, secretsResource } from "./redaction.js";
+
+const redactedHeader = {
+  [REDACTED_HEADER]: {
+    description: `Present ("${REDACTED_HEADER_VALUE}") when secret fields of the answer were replaced by "${SECRET_MARKER}" for a caller without get on <plural>/secrets.`,
+    schema: { type: "string", enum: [REDACTED_HEADER_VALUE] },
+  },
+};
+
+/** The kind's secret fields and the marker, described on its schema (dot paths; `*` is any element or key). */
+function secretsDoc(def: KindDef, create: boolean) {
+  if (!hasSecrets(def)) return {};
+  return {
+    "x-secrets": def.secrets,
+    "x-secret-marker": SECRET_MARKER,
+    description: create
+      ? `Secret fields (x-secrets) may not hold the marker "${SECRET_MARKER}" on create (422).`
+      : `Secret fields (x-secrets) read as "${SECRET_MARKER}" without get on ${secretsResource(def)}; a PUT that sends "${SECRET_MARKER}" in a secret field keeps the stored value.`,
+  };
+}
 
 /** JSON Schema of a request body: fields with a default, read-only and subresource fields are optional. */
 function inputSchema(schema: any): any {
@@ -30,7 +51,11 @@ const errorResponses = (...codes: number[]) =>
 
 function paths(def: KindDef) {
   const ref = { $ref: `#/components/schemas/${def.kind}` };
-  const ok = (schema: object) => ({ description: "OK", content: { "application/json": { schema } } });
+  const ok = (schema: object) => ({
+    description: "OK",
+    ...(hasSecrets(def) ? { headers: redactedHeader } : {}),
+    content: { "application/json": { schema } },
+  });
   const listRef = { $ref: `#/components/schemas/${def.kind}List` };
   const base = def.namespaced ? `/${def.group}/namespaces/{namespace}/${def.plural}` : `/${def.group}/${def.plural}`;
   const params = [
@@ -117,8 +142,8 @@ export function openApiDocument() {
   };
   let allPaths: Record<string, unknown> = {};
   for (const def of KINDS) {
-    schemas[def.kind] = plain(def.schema);
-    schemas[`${def.kind}Create`] = inputSchema(plain(def.schema));
+    schemas[def.kind] = { ...plain(def.schema), ...secretsDoc(def, false) };
+    schemas[`${def.kind}Create`] = { ...inputSchema(plain(def.schema)), ...secretsDoc(def, true) };
     schemas[`${def.kind}List`] = {
       type: "object",
       properties: {

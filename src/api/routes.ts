@@ -13,6 +13,8 @@ import type { ResourceService, Stored } from "./service.js";
 import type { WatchHub } from "./watch.js";
 import { waitForState } from "./blocking.js";
 import type { RequestLimits } from "./limits/request-limits.js";
+import { REDACTED_HEADER, REDACTED_HEADER_VALUE, hasSecrets, mayRedact, redactJson, secretsVisibility } from "./redaction.js";
+import { namespaceOfKey } from "./keys.js";
 
 export interface RouteDeps {
   service: ResourceService;
@@ -126,15 +128,28 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       namespace: nsOf(req),
     });
 
+    /** One object as the caller may see it: secrets replaced by the marker without `<plural>/secrets`. */
+    const answer = (req: FastifyRequest, reply: FastifyReply, stored: Stored | string) => {
+      const namespace = nsOf(req);
+      if (!hasSecrets(def) || secretsVisibility(auth, req.user, def, namespace)(namespace)) return sendJson(reply, stored);
+      reply.header(REDACTED_HEADER, REDACTED_HEADER_VALUE);
+      return sendJson(reply, redactJson(def, typeof stored === "string" ? stored : stored.json));
+    };
+
     const list = async (req: FastifyRequest, reply: FastifyReply, namespace: string | null) => {
       const query = req.query as Query;
+      const visible = secretsVisibility(auth, req.user, def, namespace);
+      const redact = hasSecrets(def) ? (key: string) => !visible(namespaceOfKey(def, key)) : undefined;
+      const headers: Record<string, string> = mayRedact(auth, req.user, def, namespace)
+        ? { [REDACTED_HEADER]: REDACTED_HEADER_VALUE }
+        : {};
       if (isWatch(query.watch)) {
         const heartbeatSeconds = intQuery(query, "heartbeat", 10)!;
         const afterRevision = intQuery(query, "resource_version", undefined);
         const release = deps.limits?.acquireWatch(req);
         try {
           await deps.watches.start(
-            { def, namespace, scope: req.listScope, heartbeatSeconds, afterRevision, onEnd: release },
+            { def, namespace, scope: req.listScope, heartbeatSeconds, afterRevision, onEnd: release, redact, headers },
             reply.raw,
             () => reply.hijack(),
           );
@@ -144,14 +159,16 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         }
         return reply;
       }
-      return sendJson(reply, await service.list(def, namespace, req.listScope));
+      const present = redact && ((key: string, json: string) => (redact(key) ? redactJson(def, json) : json));
+      return sendJson(reply.headers(headers), await service.list(def, namespace, req.listScope, present));
     };
 
     const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const stored = await service.create(def, nsOf(req), bodyOf(req));
       const state = blockingState(def, req.query as Query);
-      if (state === null) return sendJson(reply, stored);
-      return sendJson(
+      if (state === null) return answer(req, reply, stored);
+      return answer(
+        req,
         reply,
         await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs),
       );
@@ -162,8 +179,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const force = def.blocking && query.force === "True";
       const stored = await service.delete(def, nsOf(req), nameOf(req), force);
       const state = blockingState(def, query);
-      if (state === null || force) return sendJson(reply, stored);
-      return sendJson(reply, await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs));
+      if (state === null || force) return answer(req, reply, stored);
+      return answer(req, reply, await waitForState(service.store, stored.kv, state, deps.blockingTimeoutMs));
     };
 
     path(base, {
@@ -181,11 +198,11 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     path(item, {
       GET: {
         access: access("get"),
-        handle: async (req, reply) => sendJson(reply, await service.read(def, nsOf(req), nameOf(req))),
+        handle: async (req, reply) => answer(req, reply, await service.read(def, nsOf(req), nameOf(req))),
       },
       PUT: {
         access: access("update"),
-        handle: async (req, reply) => sendJson(reply, await service.update(def, nsOf(req), nameOf(req), bodyOf(req))),
+        handle: async (req, reply) => answer(req, reply, await service.update(def, nsOf(req), nameOf(req), bodyOf(req))),
       },
       DELETE: { access: access("delete"), handle: remove },
     });
@@ -194,7 +211,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         PUT: {
           access: access("update", `${def.plural}/status`),
           handle: async (req, reply) =>
-            sendJson(reply, await service.updateStatus(def, nsOf(req), nameOf(req), bodyOf(req))),
+            answer(req, reply, await service.updateStatus(def, nsOf(req), nameOf(req), bodyOf(req))),
         },
       });
     }
@@ -202,7 +219,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       path(`${item}/${action.name}`, {
         PUT: {
           access: access("update", action.rbacResource),
-          handle: async (req, reply) => sendJson(reply, await runAction(def, action, req)),
+          handle: async (req, reply) => answer(req, reply, await runAction(def, action, req)),
         },
       });
     }

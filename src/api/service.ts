@@ -15,6 +15,7 @@ import { decode, encodeForStore, kvWireJson } from "./codec.js";
 import { kindPrefix, namespaceOfKey, objectKey } from "./keys.js";
 import { deepEqual, mergeStatus, mergeUpdate } from "./merge.js";
 import type { NamespaceScope } from "./auth/rbac.js";
+import { keepStoredSecrets, markedSecrets, markerIssue, setAt, storedAt } from "../resources/secrets.js";
 
 export interface ServiceOptions {
   /** Krake's `etcd.retry_transactions`: extra attempts of a read-modify-write after a conflict. */
@@ -40,6 +41,9 @@ export class ResourceService {
   }
 
   async create(def: KindDef, namespace: string | null, body: unknown): Promise<Stored> {
+    // A new object has no stored secret a marker could stand for.
+    const marked = markedSecrets(body, def.secrets ?? []);
+    if (marked.length > 0) throw Errors.validation(marked.map((path) => markerIssue(path, true)));
     const obj = this.validate(def.schema, body, "create") as Resource;
     if (def.namespaced) {
       const nsIssues = checkResourceNamespace(namespace);
@@ -60,22 +64,32 @@ export class ResourceService {
     return { kv, json: kvWireJson(kv) };
   }
 
-  /** `namespace` null on a namespaced kind means list-all, restricted to `scope`. */
-  async list(def: KindDef, namespace: string | null, scope: NamespaceScope = "all"): Promise<string> {
+  /**
+   * `namespace` null on a namespaced kind means list-all, restricted to `scope`. `present` turns an item's
+   * wire JSON into what the caller may see (secrets redacted), by its store key.
+   */
+  async list(
+    def: KindDef,
+    namespace: string | null,
+    scope: NamespaceScope = "all",
+    present?: (key: string, json: string) => string,
+  ): Promise<string> {
     const { kvs, revision } = await this.store.range(kindPrefix(def, namespace));
     const items: string[] = [];
     for (const kv of kvs) {
       if (scope !== "all" && !scope.has(namespaceOfKey(def, kv.key) ?? "")) continue;
-      items.push(kvWireJson(kv));
+      items.push(present ? present(kv.key, kvWireJson(kv)) : kvWireJson(kv));
     }
     return `{"api":"${def.group}","kind":"${def.kind}List","metadata":{"resource_version":"${revision}"},"items":[${items.join(",")}]}`;
   }
 
   async update(def: KindDef, namespace: string | null, name: string, body: unknown): Promise<Stored> {
+    const kept = await this.keepSecrets(def, namespace, name, body);
     const incoming = this.validate(def.schema, body, "update") as Resource;
     if (def.namespaced && incoming.metadata.namespace === null) incoming.metadata.namespace = namespace;
     const sentVersion = incoming.metadata.resource_version;
     return this.readModifyWrite(def, namespace, name, sentVersion, (stored) => {
+      refreshKept(incoming, stored, kept);
       if (stored.metadata.deleted !== null && !isSubset(incoming.metadata.finalizers, stored.metadata.finalizers)) {
         throw Errors.finalizersDuringDeletion();
       }
@@ -92,14 +106,29 @@ export class ResourceService {
   }
 
   async updateStatus(def: KindDef, namespace: string | null, name: string, body: unknown): Promise<Stored> {
+    const kept = await this.keepSecrets(def, namespace, name, body);
     const incoming = this.validate(def.schema, body, "update") as Resource;
     const statusSchema = (def.schema as any).properties.status as TSchema;
     const sentVersion = incoming.metadata.resource_version;
     return this.readModifyWrite(def, namespace, name, sentVersion, (stored) => {
+      refreshKept(incoming, stored, kept);
       const raw = (body as { status?: unknown } | null)?.status;
       stored.status = mergeStatus(statusSchema, stored.status, incoming.status, raw);
       return stored;
     });
+  }
+
+  /**
+   * The GET-then-PUT rule (src/resources/secrets.ts): secret fields sent back as the marker take the stored
+   * values, before validation, so that a marker in place of an object validates. Answers the kept paths.
+   */
+  private async keepSecrets(def: KindDef, namespace: string | null, name: string, body: unknown) {
+    const paths = def.secrets ?? [];
+    if (markedSecrets(body, paths).length === 0) return [];
+    const stored = decode((await this.read(def, namespace, name)).kv);
+    const { kept, issues } = keepStoredSecrets(body, stored, paths);
+    if (issues.length > 0) throw Errors.validation(issues);
+    return kept;
   }
 
   async action(
@@ -174,6 +203,17 @@ export class ResourceService {
       }
       if (attempt >= this.options.retryTransactions) throw Errors.concurrentWrites();
     }
+  }
+}
+
+/**
+ * A kept secret takes the value stored at the time of the write, not at the time of the first read: a
+ * secret rotated in between is not rolled back by a client that never saw it.
+ */
+function refreshKept(incoming: Resource, stored: Resource, kept: (string | number)[][]): void {
+  for (const path of kept) {
+    const current = storedAt(stored, incoming, path);
+    if (current.found) setAt(incoming, path, structuredClone(current.value));
   }
 }
 

@@ -9,10 +9,16 @@ import { openStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import { ResourceService } from "./service.js";
 import { seed, type Seeded } from "./seed.js";
+import { secretRedactingLogOptions } from "../util/log-redact.js";
 
 /** JSON lines to stdout, or to `destination` (`krake up` keeps stdout for people). */
 export function createLogger(level: string, name = "krake-api", destination?: pino.DestinationStream): Logger {
-  const options = { name, level, redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"] };
+  const options = {
+    name,
+    level,
+    redact: ["*.password", "*.token", "*.secret", "req.headers.authorization"],
+    ...secretRedactingLogOptions,
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 

@@ -13,6 +13,7 @@ import { CompactedError } from "../store/store.js";
 import type { KindDef } from "../resources/kind.js";
 import { Errors } from "./errors.js";
 import { wireJson } from "./codec.js";
+import { redactJson } from "./redaction.js";
 import { kindPrefix, namespaceOfKey } from "./keys.js";
 import type { NamespaceScope } from "./auth/rbac.js";
 
@@ -32,17 +33,26 @@ export interface WatchRequest {
   afterRevision: number | undefined;
   /** Called once when the stream ends, for whatever reason. */
   onEnd?: () => void;
+  /** Whether the object at a store key is sent with its secrets redacted (absent: never). */
+  redact?: (key: string) => boolean;
+  /** Sent with the stream's headers (e.g. `Krake-Redacted`). */
+  headers?: Record<string, string>;
 }
 
 /** Event lines are shared by every watcher of the same store event: serialise once. */
 const lineCache = new WeakMap<StoreEvent, string>();
 
-function eventLine(e: StoreEvent): string {
-  let line = lineCache.get(e);
+/** The same, with the object's secrets redacted: also once per event, whichever watchers need it. */
+const redactedLineCache = new WeakMap<StoreEvent, string>();
+
+function eventLine(e: StoreEvent, def: KindDef, redacted: boolean): string {
+  const cache = redacted ? redactedLineCache : lineCache;
+  let line = cache.get(e);
   if (line === undefined) {
     const type = e.type === "delete" ? "DELETED" : e.prev === null ? "ADDED" : "MODIFIED";
-    line = `{"type":"${type}","object":${wireJson(e.kv.value, e.kv.modRevision)}}\n`;
-    lineCache.set(e, line);
+    const object = wireJson(e.kv.value, e.kv.modRevision);
+    line = `{"type":"${type}","object":${redacted ? redactJson(def, object) : object}}\n`;
+    cache.set(e, line);
   }
   return line;
 }
@@ -91,7 +101,7 @@ export class WatchHub {
       for (const e of events) {
         lastRevision = e.kv.modRevision;
         if (scope !== "all" && !scope.has(namespaceOfKey(def, e.kv.key) ?? "")) continue;
-        chunk += eventLine(e);
+        chunk += eventLine(e, def, req.redact?.(e.kv.key) ?? false);
       }
       if (chunk === "") return;
       res.write(chunk);
@@ -146,7 +156,7 @@ export class WatchHub {
       finish();
       return;
     }
-    res.writeHead(200, { ...this.limits.headers, "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+    res.writeHead(200, { ...this.limits.headers, ...req.headers, "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
     res.flushHeaders();
     streaming = true;
     for (const batch of pending.splice(0)) deliver(batch);

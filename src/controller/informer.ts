@@ -8,6 +8,7 @@ import { KrakeApiError, type KindClient, type KrakeClient } from "../client/inde
 import type { KindDef, Resource } from "../resources/kind.js";
 import type { Logger } from "./log.js";
 import { linkedController } from "../util/deadline.js";
+import { rememberSecrets } from "../util/log-redact.js";
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -203,6 +204,8 @@ export class Informer<T extends Resource = Resource> {
     const old = this.cache.get(key);
     // A relist re-delivers unchanged objects: only real changes reach the handlers.
     if (old && !fromWatch && old.metadata.resource_version === obj.metadata.resource_version) return;
+    // Known secret values are scrubbed from any log line that quotes them (an error echoing a provider's answer).
+    rememberSecrets(this.def, obj);
     this.cache.set(key, obj);
     for (const h of this.handlers) {
       if (old) h.update?.(old, obj);

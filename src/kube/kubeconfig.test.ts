@@ -20,6 +20,11 @@ function kubeconfig(
 }
 
 describe("connectionOf", () => {
+  it("refuses credentials redacted for a reader without clusters/secrets, saying so", () => {
+    assert.throws(() => connectionOf(kubeconfig({ token: "<redacted>" })), /redacted.*clusters\/secrets/);
+    assert.throws(() => connectionOf(kubeconfig({ exec: "<redacted>" })), /redacted/);
+  });
+
   it("takes server, CA, token and the context namespace", () => {
     const c = connectionOf(kubeconfig({ token: "t0k" }, { "certificate-authority-data": b64("CA") }, "team"));
     assert.equal(c.server, "https://10.0.0.1:6443");

@@ -3,6 +3,7 @@
  * credentials. Stored kubeconfigs hold everything inline (`rok kube cluster register` inlines file references;
  * the infrastructure controller stores IM's output), so nothing here reads files.
  */
+import { SECRET_MARKER } from "../resources/secrets.js";
 
 export interface KubeConnection {
   /** The API server URL without a trailing slash. */
@@ -56,6 +57,11 @@ export function connectionOf(kubeconfig: Doc): KubeConnection {
   const user: Doc = kubeconfig.users?.length ? (named(kubeconfig.users, ctx.user, "user").user ?? {}) : {};
   const server = typeof cluster.server === "string" ? cluster.server.replace(/\/+$/, "") : "";
   if (!/^https?:\/\/./.test(server)) throw new KubeconfigError(`the cluster has no usable server URL`);
+  // A reader without `get` on clusters/secrets got the marker instead of the credentials (src/api/redaction.ts).
+  if (Object.values(user).includes(SECRET_MARKER))
+    throw new KubeconfigError(
+      `the user's credentials are redacted ('${SECRET_MARKER}'): this identity may not get clusters/secrets`,
+    );
   for (const unsupported of ["exec", "auth-provider"])
     if (user[unsupported])
       throw new KubeconfigError(

@@ -3,6 +3,7 @@
  * client and the CLI tables are all derived from it, so adding a kind means adding one of these.
  */
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
+import type { SecretPath } from "./secrets.js";
 
 export type Group = "core" | "infrastructure" | "kubernetes";
 
@@ -93,6 +94,11 @@ export interface KindDef<S extends TObject = TObject> {
   /** Side effects of the DELETE mark on the object (Application shutdown hook). */
   onDeleteMark?: (stored: Resource) => void;
   columns: Column[];
+  /**
+   * Fields holding credentials (src/resources/secrets.ts): shown only to callers with `get` on
+   * `<plural>/secrets`, kept when a PUT sends the marker back, never printed in tables.
+   */
+  secrets?: SecretPath[];
 }
 
 export function refOf(def: KindDef, name: string, namespace: string | null): ResourceRef {

@@ -78,6 +78,18 @@ export class Auth {
     return scope;
   }
 
+  /** The namespaces in which `user` may `verb` a namespaced `resource`, without throwing. */
+  namespaceScope(user: string, verb: string, api: string, resource: string): NamespaceScope {
+    switch (this.config.authorization) {
+      case "always-allow":
+        return "all";
+      case "always-deny":
+        return new Set();
+      case "RBAC":
+        return user === ANONYMOUS ? new Set() : this.rbac!.namespacesGranting(user, verb, api, resource);
+    }
+  }
+
   rolesOf(user: string): string[] {
     return this.rbac ? this.rbac.roleNamesOf(user) : [];
   }

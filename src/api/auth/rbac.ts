@@ -96,9 +96,14 @@ export class RbacCache {
 
   /** For list-all of a namespaced kind (D3). */
   listableNamespaces(user: string, api: string, resource: string): NamespaceScope {
+    return this.namespacesGranting(user, "list", api, resource);
+  }
+
+  /** The namespaces in which `user` may `verb` the (namespaced) `resource`. */
+  namespacesGranting(user: string, verb: string, api: string, resource: string): NamespaceScope {
     const scope = new Set<string>();
     for (const rule of this.rulesOf(user)) {
-      if (!grants(rule, { verb: "list", api, resource, namespace: null })) continue;
+      if (!grants(rule, { verb, api, resource, namespace: null })) continue;
       if (rule.namespaces.includes("")) return "all";
       for (const ns of rule.namespaces) scope.add(ns);
     }

@@ -90,7 +90,7 @@ function extraRows(obj: Resource): [string, unknown][] {
 }
 
 function objectTable(def: KindDef, raw: Resource): string {
-  const obj = redactSecrets(raw);
+  const obj = redactSecrets(raw, def);
   const rows: string[][] = [];
   const seen = new Set<string>();
   const add = (header: string, value: unknown) => {
@@ -109,7 +109,7 @@ function listTable(def: KindDef, items: Resource[], wide: boolean): string {
   const cols = def.columns.filter((c) => !c.detail && (wide || !c.wide));
   const rows = [cols.map((c) => c.header)];
   for (const raw of items) {
-    const obj = redactSecrets(raw);
+    const obj = redactSecrets(raw, def);
     rows.push(cols.map((c) => cell(columnValue(c, obj))));
   }
   return renderTable(rows, true);

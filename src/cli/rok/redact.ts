@@ -1,7 +1,11 @@
 /**
  * api.md D6: tables never show secrets, although the API returns them (and `-o json|yaml` print them as
- * returned, because users pipe them into jq). Used only for table output.
+ * returned, because users pipe them into jq). Used only for table output. The kind's declared secret
+ * fields (KindDef.secrets) decide first; the key heuristics below are a safety net for anything else.
  */
+import type { KindDef } from "../../resources/kind.js";
+import { redactInPlace } from "../../resources/secrets.js";
+
 export const REDACTED = "<hidden>";
 
 /** Keys whose string values are secrets wherever they appear (IM, OpenStack, influx, kubeconfig users, hooks). */
@@ -17,9 +21,10 @@ const SECRET_KEYS = new Set([
 /** Keys whose whole value (any shape) is a credential: kubeconfig plugins carry secrets in free-form maps. */
 const SECRET_SUBTREES = new Set(["auth-provider", "exec"]);
 
-/** A deep copy of `obj` with every secret value replaced. */
-export function redactSecrets<T>(obj: T): T {
+/** A deep copy of `obj` with every secret value replaced: the fields `def` declares, and any key that looks secret. */
+export function redactSecrets<T>(obj: T, def?: KindDef): T {
   const out = walk(obj) as any;
+  if (def?.secrets) redactInPlace(out, def.secrets, REDACTED);
   // metadata holds no secrets, and a label may well be called `token`: keep it as it is.
   if (out && typeof out === "object" && !Array.isArray(out) && "metadata" in out)
     out.metadata = (obj as any).metadata;

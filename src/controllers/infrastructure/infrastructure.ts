@@ -33,6 +33,7 @@ import {
 import { ProviderError, type InfrastructureProvider } from "../../providers/provider.js";
 import { alreadyApplied, effectiveTosca } from "./effective.js";
 import { providerOf, UnusableProvider } from "./providers.js";
+import { scrubText } from "../../util/log-redact.js";
 
 export const INFRASTRUCTURE_FINALIZER = "infrastructure_resources_deletion";
 
@@ -351,7 +352,10 @@ export class InfrastructureController extends Controller {
     return Math.min(this.opts.pollMaxMs, Math.round(this.opts.pollMinMs * 1.5 ** count));
   }
 
-  private async fail(cluster: Resource, code: string, message: string, signal: AbortSignal): Promise<void> {
+  private async fail(cluster: Resource, code: string, why: string, signal: AbortSignal): Promise<void> {
+    // IM's messages quote its contextualization log, which may echo credentials; the reason is readable by
+    // everyone who may read the cluster.
+    const message = scrubText(why);
     this.ctx.log.warn({ cluster: keyOf(cluster), code, message }, "infrastructure failed");
     await this.setStatus(cluster, { state: "FAILED", reason: { code, message } }, signal);
   }

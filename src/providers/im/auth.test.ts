@@ -34,6 +34,7 @@ describe("IM Authorization header (im.md §2, X23)", () => {
     assert.doesNotMatch(openStackLine({ ...cloud, version: "2" }), /domain/);
     assert.throws(() => openStackLine({ ...cloud, version: "4" }), /Keystone version '4'/);
     assert.throws(() => imLine({ id: "p" }), /token, or a username and a password/);
+    assert.throws(() => imLine({ id: "p", token: "<redacted>" }), /token is redacted/);
   });
 
   it("quotes values with ';' or '=' and refuses file(…) and line breaks", () => {

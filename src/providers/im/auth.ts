@@ -4,6 +4,7 @@
  * domain and region are sent, Keystone versions map to what IM knows, and values are quoted when they
  * contain `;` or `=` (unquoted, IM stops reading the line there).
  */
+import { SECRET_MARKER } from "../../resources/secrets.js";
 
 export interface ImCredentials {
   /** The provider's name: the IM line's id. */
@@ -42,6 +43,9 @@ export function imId(name: string): string {
 }
 
 function value(key: string, v: string): string {
+  // A reader without `get` on the provider's or cloud's secrets got the marker instead (src/api/redaction.ts).
+  if (v === SECRET_MARKER)
+    throw new ImAuthError(`${key} is redacted ('${SECRET_MARKER}'): this identity may not get the secrets it needs`);
   // IM replaces `file(/path)` with a file of the IM host: never forward that from a user.
   if (/^\s*file\(/.test(v)) throw new ImAuthError(`${key}: a value starting with 'file(' is not allowed`);
   if (/[\r\n]/.test(v)) throw new ImAuthError(`${key}: line breaks are not allowed`);

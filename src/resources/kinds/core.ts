@@ -131,6 +131,7 @@ export const GlobalMetricsProvider = defineKind({
   noUpdateIsOk: true,
   createCheck: "atomic",
   columns: providerColumns(),
+  secrets: ["spec.influx.token"],
 });
 
 export const MetricsProvider = defineKind({

@@ -35,6 +35,7 @@ export const GlobalInfrastructureProvider = defineKind({
   noUpdateIsOk: false,
   createCheck: "read-then-put",
   columns: providerColumns(),
+  secrets: ["spec.im.password", "spec.im.token"],
 });
 
 export const InfrastructureProvider = defineKind({
@@ -104,6 +105,7 @@ export const GlobalCloud = defineKind({
   noUpdateIsOk: false,
   createCheck: "read-then-put",
   columns: cloudColumns(),
+  secrets: ["spec.openstack.auth.password.user.password"],
 });
 
 export const Cloud = defineKind({

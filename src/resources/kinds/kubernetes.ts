@@ -266,6 +266,18 @@ export const Application = defineKind({
   onDeleteMark(stored) {
     if (stored.spec.hooks.includes("shutdown")) stored.status.state = "WAITING_FOR_CLEANING";
   },
+  // The hook tokens authenticate the application's own calls; the keys are the private halves of its certificates.
+  secrets: [
+    "status.complete_token",
+    "status.complete_key",
+    "status.shutdown_token",
+    "status.shutdown_key",
+    // Kubernetes Secrets in the manifest, as sent and as applied or observed on the cluster.
+    ...["spec.manifest", "status.last_applied_manifest", "status.last_observed_manifest"].flatMap((list) => [
+      `${list}.*[kind=Secret].data`,
+      `${list}.*[kind=Secret].stringData`,
+    ]),
+  ],
   columns: [
     ...baseColumns,
     { header: "state", value: "status.state" },
@@ -389,6 +401,16 @@ function isNonEmptyMap(v: unknown): boolean {
   return typeof v === "object" && v !== null && Object.keys(v).length > 0;
 }
 
+/** The credentials of a kubeconfig user entry; `auth-provider` and `exec` are hidden whole. */
+export const KUBECONFIG_USER_SECRETS = [
+  "token",
+  "password",
+  "client-key-data",
+  "client-certificate-data",
+  "auth-provider",
+  "exec",
+];
+
 export const Cluster = defineKind({
   group: "kubernetes",
   kind: "Cluster",
@@ -413,6 +435,8 @@ export const Cluster = defineKind({
   noUpdateIsOk: false,
   createCheck: "atomic",
   updateCheck: checkWorkerCountOwner,
+  // The server URL and CA stay visible: they say where the cluster is, not how to get in.
+  secrets: KUBECONFIG_USER_SECRETS.map((field) => `spec.kubeconfig.users.*.user.${field}`),
   columns: [
     ...baseColumns,
     { header: "state", value: "status.state" },
