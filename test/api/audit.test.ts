@@ -16,7 +16,7 @@ import type { Authenticator } from "../../src/api/auth/index.js";
 import { KINDS } from "../../src/resources/registry.js";
 import type { KindDef } from "../../src/resources/kind.js";
 import { bodies } from "../support/fixtures.js";
-import { eventually, http } from "../support/api.js";
+import { ADMIN_RBAC, eventually, http, putRbac } from "../support/api.js";
 import { startKrake } from "../support/process.js";
 
 const headerUser: Authenticator = {
@@ -197,45 +197,7 @@ describe("audit log", () => {
       bodyLimit: 2048,
     });
     const store = server.store;
-    const now = "2026-01-01T00:00:00.000000+00:00";
-    const meta = (name: string) => ({
-      name,
-      namespace: null,
-      labels: {},
-      inherit_labels: false,
-      finalizers: [],
-      uid: name,
-      created: now,
-      modified: now,
-      deleted: null,
-      owners: [],
-    });
-    await store.put(
-      "/core/roles/role:system",
-      JSON.stringify({
-        metadata: meta("role:system"),
-        api: "core",
-        kind: "Role",
-        rules: [
-          {
-            api: "",
-            resources: [""],
-            namespaces: [""],
-            verbs: ["create", "list", "get", "update", "delete"],
-          },
-        ],
-      }),
-    );
-    await store.put(
-      "/core/rolebindings/rb:system",
-      JSON.stringify({
-        metadata: meta("rb:system"),
-        api: "core",
-        kind: "RoleBinding",
-        users: ["system:admin"],
-        roles: ["role:system"],
-      }),
-    );
+    await putRbac(store, ADMIN_RBAC);
     const admin = { "X-Test-User": "system:admin" };
     const path = "/core/globalmetrics";
     try {

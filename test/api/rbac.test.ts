@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startTestApi, http, eventually, type TestApi } from "../support/api.js";
+import { ADMIN_RBAC, putRbac, startTestApi, http, eventually, type TestApi } from "../support/api.js";
 import { bodies } from "../support/fixtures.js";
 import { Application, Role, RoleBinding } from "../../src/resources/registry.js";
 
@@ -15,11 +15,8 @@ let anonymous: TestApi;
 before(async () => {
   admin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" });
   // Bootstrap: the store is empty, so write the admin role through the server's store directly.
+  await putRbac(admin.server.store, ADMIN_RBAC);
   const store = admin.server.store;
-  const now = "2026-01-01T00:00:00.000000+00:00";
-  const meta = (name: string) => ({ name, namespace: null, labels: {}, inherit_labels: false, finalizers: [], uid: name, created: now, modified: now, deleted: null, owners: [] });
-  await store.put("/core/roles/role:system", JSON.stringify({ metadata: meta("role:system"), api: "core", kind: "Role", rules: [{ api: "", resources: [""], namespaces: [""], verbs: ["create", "list", "get", "update", "delete"] }] }));
-  await store.put("/core/rolebindings/rb:system", JSON.stringify({ metadata: meta("rb:system"), api: "core", kind: "RoleBinding", users: ["system:admin"], roles: ["role:system"] }));
   alice = await startTestApi({ authorization: "RBAC", staticUser: "alice" }, store);
   anonymous = await startTestApi({ authorization: "RBAC", allowAnonymous: true }, store);
 });

@@ -6,7 +6,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, http, startTestApi, type TestApi } from "../support/api.js";
+import {
+  ADMIN_RBAC,
+  ALL_VERBS,
+  eventually,
+  http,
+  putRbac,
+  startTestApi,
+  type TestApi,
+} from "../support/api.js";
 import { KINDS } from "../../src/resources/registry.js";
 import type { KindDef } from "../../src/resources/kind.js";
 import { SECRET_MARKER, forEachSecret, redactInPlace } from "../../src/resources/secrets.js";
@@ -60,40 +68,25 @@ function assertRedacted(def: KindDef, seen: any, full: any, text = JSON.stringif
 before(async () => {
   admin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" });
   const store = admin.server.store;
-  const now = "2026-01-01T00:00:00.000000+00:00";
-  const meta = (name: string) => ({
-    name,
-    namespace: null,
-    labels: {},
-    inherit_labels: false,
-    finalizers: [],
-    uid: name,
-    created: now,
-    modified: now,
-    deleted: null,
-    owners: [],
-  });
-  const put = (kind: string, name: string, rest: object) =>
-    store.put(
-      `/core/${kind === "Role" ? "roles" : "rolebindings"}/${name}`,
-      JSON.stringify({ metadata: meta(name), api: "core", kind, ...rest }),
-    );
   const everything = KINDS.flatMap((d) => [
     d.plural,
     `${d.plural}/status`,
     ...d.actions.map((a) => a.rbacResource),
   ]);
-  const verbs = ["create", "list", "get", "update", "delete"];
-  await put("Role", "role:system", { rules: [{ api: "", resources: [""], namespaces: [""], verbs }] });
-  await put("Role", "no-secrets", { rules: [{ api: "", resources: everything, namespaces: [""], verbs }] });
-  await put("Role", "secrets-in-a", {
-    rules: [
-      { api: "", resources: KINDS.map((d) => `${d.plural}/secrets`), namespaces: [NS_A], verbs: ["get"] },
-    ],
+  await putRbac(store, {
+    roles: {
+      ...ADMIN_RBAC.roles,
+      "no-secrets": [{ api: "", resources: everything, namespaces: [""], verbs: ALL_VERBS }],
+      "secrets-in-a": [
+        { api: "", resources: KINDS.map((d) => `${d.plural}/secrets`), namespaces: [NS_A], verbs: ["get"] },
+      ],
+    },
+    bindings: {
+      ...ADMIN_RBAC.bindings,
+      "rb:reader": { users: ["reader", "partial"], roles: ["no-secrets"] },
+      "rb:partial": { users: ["partial"], roles: ["secrets-in-a"] },
+    },
   });
-  await put("RoleBinding", "rb:system", { users: ["system:admin"], roles: ["role:system"] });
-  await put("RoleBinding", "rb:reader", { users: ["reader", "partial"], roles: ["no-secrets"] });
-  await put("RoleBinding", "rb:partial", { users: ["partial"], roles: ["secrets-in-a"] });
   reader = await startTestApi({ authorization: "RBAC", staticUser: "reader" }, store);
   partial = await startTestApi({ authorization: "RBAC", staticUser: "partial" }, store);
   open = await startTestApi({}, store);

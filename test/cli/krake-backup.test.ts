@@ -10,7 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KRAKE_BIN } from "../support/process.js";
-import { eventually, http, startTestApi, type TestApi } from "../support/api.js";
+import {
+  ADMIN_RBAC,
+  EVERYTHING,
+  eventually,
+  http,
+  putRbac,
+  startTestApi,
+  type TestApi,
+} from "../support/api.js";
 import { bodies } from "../support/fixtures.js";
 import { startEtcd, type TestEtcd } from "../support/etcd.js";
 import { readBackup } from "../../src/store/backup.js";
@@ -389,47 +397,10 @@ describe("GET /backup authorization", () => {
   before(async () => {
     admin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" });
     const store = admin.server.store;
-    const now = "2026-01-01T00:00:00.000000+00:00";
-    const meta = (name: string) => ({
-      name,
-      namespace: null,
-      labels: {},
-      inherit_labels: false,
-      finalizers: [],
-      uid: name,
-      created: now,
-      modified: now,
-      deleted: null,
-      owners: [],
+    await putRbac(store, {
+      roles: { ...ADMIN_RBAC.roles, "team-a-all": [{ ...EVERYTHING, namespaces: ["team-a"] }] },
+      bindings: { rb: ADMIN_RBAC.bindings["rb:system"], alice: { users: ["alice"], roles: ["team-a-all"] } },
     });
-    const role = (name: string, namespaces: string[]) => ({
-      metadata: meta(name),
-      api: "core",
-      kind: "Role",
-      rules: [{ api: "", resources: [""], namespaces, verbs: ["create", "list", "get", "update", "delete"] }],
-    });
-    await store.put("/core/roles/role:system", JSON.stringify(role("role:system", [""])));
-    await store.put("/core/roles/team-a-all", JSON.stringify(role("team-a-all", ["team-a"])));
-    await store.put(
-      "/core/rolebindings/rb",
-      JSON.stringify({
-        metadata: meta("rb"),
-        api: "core",
-        kind: "RoleBinding",
-        users: ["system:admin"],
-        roles: ["role:system"],
-      }),
-    );
-    await store.put(
-      "/core/rolebindings/alice",
-      JSON.stringify({
-        metadata: meta("alice"),
-        api: "core",
-        kind: "RoleBinding",
-        users: ["alice"],
-        roles: ["team-a-all"],
-      }),
-    );
     alice = await startTestApi({ authorization: "RBAC", staticUser: "alice" }, store);
     anonymous = await startTestApi({ authorization: "RBAC", allowAnonymous: true }, store);
     denied = await startTestApi({ authorization: "always-deny" }, store);

@@ -16,7 +16,7 @@ import { controllerFactory } from "../../src/controllers/index.js";
 import { loadHookTls } from "../../src/controllers/application/hook-tls.js";
 import { Application, Cluster, Role, RoleBinding } from "../../src/resources/registry.js";
 import { startKubeSimulator, type KubeSimulator } from "../../src/sandbox/kube/simulator.js";
-import { eventually, startTestApi, type TestApi } from "../support/api.js";
+import { ADMIN_RBAC, eventually, putRbac, startTestApi, type TestApi } from "../support/api.js";
 import { makePki, type Pki } from "../support/certs.js";
 import { echoDemo } from "../support/fixtures.js";
 
@@ -33,36 +33,7 @@ before(async () => {
   pki = await makePki();
   sim = await startKubeSimulator({ clusterDefaults: { nodes: 1, nodeCpu: "4", nodeMemory: "8Gi" } });
   admin = await startTestApi({ authorization: "RBAC", staticUser: "system:admin" });
-  const now = "2026-01-01T00:00:00.000000+00:00";
-  const meta = (name: string) => ({
-    name,
-    namespace: null,
-    labels: {},
-    inherit_labels: false,
-    finalizers: [],
-    uid: name,
-    created: now,
-    modified: now,
-    deleted: null,
-    owners: [],
-  });
-  const everything = [
-    { api: "", resources: [""], namespaces: [""], verbs: ["create", "list", "get", "update", "delete"] },
-  ];
-  await admin.server.store.put(
-    "/core/roles/role:system",
-    JSON.stringify({ metadata: meta("role:system"), api: "core", kind: "Role", rules: everything }),
-  );
-  await admin.server.store.put(
-    "/core/rolebindings/rb:system",
-    JSON.stringify({
-      metadata: meta("rb:system"),
-      api: "core",
-      kind: "RoleBinding",
-      users: ["system:admin"],
-      roles: ["role:system"],
-    }),
-  );
+  await putRbac(admin.server.store, ADMIN_RBAC);
   await eventually(
     async () => (await admin.client.kind(Role).list()).items.length === 1,
     5_000,

@@ -80,3 +80,46 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, delay));
   }
 }
+
+/** A rule that grants every verb on every resource (and subresource, secrets included) everywhere. */
+export const ALL_VERBS = ["create", "list", "get", "update", "delete"];
+export const EVERYTHING = { api: "", resources: [""], namespaces: [""], verbs: ALL_VERBS };
+
+/**
+ * Writes Roles and RoleBindings straight into a store: how a test under RBAC gets its first roles, which
+ * nobody could create through the API. Servers over the store pick them up through their watch.
+ */
+export async function putRbac(
+  store: Store,
+  objects: {
+    roles?: Record<string, { api: string; resources: string[]; namespaces: string[]; verbs: string[] }[]>;
+    bindings?: Record<string, { users: string[]; roles: string[] }>;
+  },
+): Promise<void> {
+  const now = "2026-01-01T00:00:00.000000+00:00";
+  const metadata = (name: string) => ({
+    name,
+    namespace: null,
+    labels: {},
+    inherit_labels: false,
+    finalizers: [],
+    uid: name,
+    created: now,
+    modified: now,
+    deleted: null,
+    owners: [],
+  });
+  for (const [name, rules] of Object.entries(objects.roles ?? {}))
+    await store.put(`/core/roles/${name}`, JSON.stringify({ metadata: metadata(name), api: "core", kind: "Role", rules }));
+  for (const [name, binding] of Object.entries(objects.bindings ?? {}))
+    await store.put(
+      `/core/rolebindings/${name}`,
+      JSON.stringify({ metadata: metadata(name), api: "core", kind: "RoleBinding", ...binding }),
+    );
+}
+
+/** Krake's administrator: `role:system` for `system:admin`. */
+export const ADMIN_RBAC = {
+  roles: { "role:system": [EVERYTHING] },
+  bindings: { "rb:system": { users: ["system:admin"], roles: ["role:system"] } },
+};
