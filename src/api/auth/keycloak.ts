@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { Errors } from "../errors.js";
 import type { Authenticator } from "./authenticator.js";
 import { bearerToken, rawAuthorization } from "./credentials.js";
-import { providerClient, ProviderUnavailableError, type ProviderClient } from "./outbound.js";
+import { providerClient, ProviderUnavailableError, type ProviderClient } from "../../util/provider-client.js";
 
 export const DEFAULT_KEYCLOAK_ENDPOINT = "http://localhost:9080";
 export const DEFAULT_KEYCLOAK_REALM = "krake";

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { Errors } from "../errors.js";
 import type { Authenticator } from "./authenticator.js";
 import { bearerToken, rawAuthorization, tokenDigest, xAuthToken } from "./credentials.js";
-import { providerClient, ProviderUnavailableError, type ProviderClient } from "./outbound.js";
+import { providerClient, ProviderUnavailableError, type ProviderClient } from "../../util/provider-client.js";
 import { TtlCache } from "./ttl-cache.js";
 
 export const DEFAULT_KEYSTONE_ENDPOINT = "http://localhost:5000/v3";

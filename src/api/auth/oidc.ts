@@ -18,7 +18,7 @@ import {
   verifySignature,
   type DecodedJwt,
 } from "./jwt.js";
-import { providerClient, ProviderUnavailableError, type ProviderClient } from "./outbound.js";
+import { providerClient, ProviderUnavailableError, type ProviderClient } from "../../util/provider-client.js";
 
 export interface OidcOptions {
   /** Exactly as the tokens' `iss` (and the discovery document's `issuer`) spell it. */

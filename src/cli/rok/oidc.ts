@@ -2,8 +2,7 @@
  * rok's side of OpenID Connect: the issuer's discovery document, the resource-owner password grant, the
  * device authorization grant (RFC 8628) and refresh (RFC 6749 §6). Tokens are returned, never printed.
  */
-import { startDeadline } from "../../util/deadline.js";
-import { nodeHttp } from "../../util/http.js";
+import { providerClient, ProviderUnavailableError } from "../../util/provider-client.js";
 import { CliError } from "./errors.js";
 
 export const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
@@ -55,34 +54,23 @@ async function call(
   form?: Record<string, string>,
   signal?: AbortSignal,
 ): Promise<{ status: number; body: any }> {
-  const send = nodeHttp(settings.ca ? { ca: settings.ca } : undefined);
-  const deadline = startDeadline(signal, 15_000);
+  const issuer = providerClient({ provider: "the OIDC issuer", ca: settings.ca, timeoutMs: 15_000 });
   try {
-    const res = await send(new URL(url), {
-      method: form ? "POST" : "GET",
-      headers: {
-        Accept: "application/json",
-        ...(form ? { "Content-Type": "application/x-www-form-urlencoded" } : {}),
-      },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-      signal: deadline.signal,
-    });
-    const text = await res.text();
-    let body: any = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    return { status: res.status, body };
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new CliError(
-      `cannot reach the OIDC issuer at ${new URL(url).origin}: ${deadline.timedOut() ? "no answer" : (cause?.code ?? (err as Error).message)}`,
+    const res = await issuer(
+      url,
+      form
+        ? {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams(form).toString(),
+            signal,
+          }
+        : { signal },
     );
-  } finally {
-    deadline.dispose();
+    return { status: res.status, body: res.body };
+  } catch (err) {
+    if (!(err instanceof ProviderUnavailableError)) throw err;
+    throw new CliError(`cannot reach the OIDC issuer at ${new URL(url).origin}: ${err.message}`);
   }
 }
 

@@ -1,10 +1,11 @@
 /**
- * Calls from the API server to an identity provider (OIDC issuer, Keystone, Keycloak). Each call has a
- * deadline; a provider that cannot be reached becomes ProviderUnavailableError, which the authenticators turn
- * into 503: the caller's credential is not known to be bad, so 401 would mislead.
+ * JSON calls to an identity provider (OIDC issuer, Keystone, Keycloak), from the API server's authenticators
+ * and from `rok login`. Each call has a deadline; a provider that cannot be reached becomes
+ * ProviderUnavailableError, which the authenticators turn into 503 (the caller's credential is not known to
+ * be bad, so 401 would mislead) and rok into one line naming the issuer.
  */
-import { startDeadline } from "../../util/deadline.js";
-import { nodeHttp, type HttpSend } from "../../util/http.js";
+import { startDeadline } from "./deadline.js";
+import { nodeHttp, type HttpSend } from "./http.js";
 
 export class ProviderUnavailableError extends Error {
   constructor(
