@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../support/api.js";
 import { startKrakeUp, type KrakeProcess } from "../support/process.js";
-import { runRok, tableRows } from "../support/rok.js";
+import { deleteWalkthroughResources, runRok, tableRows } from "../support/rok.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -119,22 +119,5 @@ async function walkthrough(): Promise<void> {
 
   await rok("rok kube app delete echo-demo");
   await eventually(async () => tableRows(await rok("rok kube app list")).length === 0, 60_000, "app gone");
-  await rok("rok kube cluster delete my-cluster");
-  await eventually(
-    async () => tableRows(await rok("rok kube cluster list")).length === 0,
-    60_000,
-    "cluster gone",
-  );
-  await rok("rok infra cloud delete os-cloud");
-  await rok("rok infra provider delete im-provider");
-  await eventually(
-    async () => tableRows(await rok("rok infra cloud list")).length === 0,
-    30_000,
-    "cloud gone",
-  );
-  await eventually(
-    async () => tableRows(await rok("rok infra provider list")).length === 0,
-    30_000,
-    "provider gone",
-  );
+  await deleteWalkthroughResources(rok);
 }

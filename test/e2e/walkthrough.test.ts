@@ -14,7 +14,7 @@ import { KrakeClient } from "../../src/client/index.js";
 import { Cluster } from "../../src/resources/kinds/kubernetes.js";
 import { eventually } from "../support/api.js";
 import { startKrakeUp, type KrakeProcess } from "../support/process.js";
-import { runRok, tableRows } from "../support/rok.js";
+import { deleteWalkthroughResources, runRok, tableRows } from "../support/rok.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 /** The walkthrough registers IM at this address; `krake up --sandbox` serves it there by default. */
@@ -91,28 +91,6 @@ function recordStates(name: string): { states: string[]; stop: () => void } {
   return { states, stop: () => abort.abort() };
 }
 
-async function removeAll(): Promise<void> {
-  await rok("rok kube cluster delete my-cluster");
-  await eventually(
-    async () => tableRows(await rok("rok kube cluster list")).length === 0,
-    60_000,
-    "cluster gone",
-  );
-  await rok("rok infra cloud delete os-cloud");
-  await rok("rok infra provider delete im-provider");
-  await eventually(
-    async () => tableRows(await rok("rok infra cloud list")).length === 0,
-    30_000,
-    "cloud gone",
-  );
-  await eventually(
-    async () => tableRows(await rok("rok infra provider list")).length === 0,
-    30_000,
-    "provider gone",
-  );
-  assert.deepEqual(await imInfrastructures(), [], "IM holds no infrastructure after the cluster is deleted");
-}
-
 describe("krake up --sandbox", () => {
   it("runs the seed walkthrough verbatim: provider, cloud, cluster ONLINE, echo-demo running on it, all deleted", async () => {
     await rok(
@@ -164,7 +142,7 @@ describe("krake up --sandbox", () => {
 
     await rok("rok kube app delete echo-demo");
     await eventually(async () => tableRows(await rok("rok kube app list")).length === 0, 60_000, "app gone");
-    await removeAll();
+    await deleteWalkthroughResources(rok);
   });
 
   it("scales a cluster up and down (user story 9) with the node counts and names of the example files", async () => {
@@ -214,6 +192,6 @@ describe("krake up --sandbox", () => {
     const vmIds = uris(await vms.json()).map((uri) => uri.split("/").at(-1));
     assert.deepEqual(vmIds, ["0", "1"], "IM keeps the front end and VM 1");
 
-    await removeAll();
+    await deleteWalkthroughResources(rok);
   });
 });

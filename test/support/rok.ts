@@ -4,7 +4,7 @@
  */
 import { after, before } from "node:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { startTestApi } from "./api.js";
+import { eventually, startTestApi } from "./api.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,4 +116,19 @@ export function useRokApi(
     await ctx.api?.close();
   });
   return ctx;
+}
+
+/**
+ * The walkthrough's last step: delete my-cluster, then os-cloud and im-provider, waiting until each list is
+ * empty. `rok` runs one command line against the walkthrough's Krake.
+ */
+export async function deleteWalkthroughResources(rok: (line: string) => Promise<string>): Promise<void> {
+  const emptied = (list: string, what: string, ms: number) =>
+    eventually(async () => tableRows(await rok(list)).length === 0, ms, what);
+  await rok("rok kube cluster delete my-cluster");
+  await emptied("rok kube cluster list", "cluster gone", 60_000);
+  await rok("rok infra cloud delete os-cloud");
+  await rok("rok infra provider delete im-provider");
+  await emptied("rok infra cloud list", "cloud gone", 30_000);
+  await emptied("rok infra provider list", "provider gone", 30_000);
 }
