@@ -18,14 +18,15 @@ import { encodeBackup, readForBackup } from "../store/backup.js";
 import { KINDS } from "../resources/registry.js";
 import type { Auth } from "./auth/index.js";
 import { Errors } from "./errors.js";
-import type { RequestLimits } from "./limits/request-limits.js";
 import { hasSecrets, mayRedact } from "./redaction.js";
 
-export interface BackupRouteDeps {
+/** Who calls, with the per-caller limits applied (set on `req.user`); 401 or 429 otherwise. */
+export type Identify = (req: FastifyRequest) => Promise<void>;
+
+export interface AdminRouteDeps {
   store: Store;
   auth: Auth;
-  /** Per-caller limits applied right after authentication. */
-  limits?: RequestLimits;
+  identify: Identify;
 }
 
 /** Throws 401/403 unless `user` may read every object of every kind in every namespace, secrets included. */
@@ -40,16 +41,20 @@ export function authorizeBackup(auth: Auth, user: string): void {
   }
 }
 
-export function registerBackupRoute(app: FastifyInstance, deps: BackupRouteDeps): void {
-  const { store, auth } = deps;
+/** The hook of routes that read or rewrite the whole store: only for who may read everything. */
+export function adminOnly(deps: AdminRouteDeps) {
+  return async (req: FastifyRequest): Promise<void> => {
+    await deps.identify(req);
+    authorizeBackup(deps.auth, req.user);
+  };
+}
+
+export function registerBackupRoute(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store } = deps;
   app.route({
     method: "GET",
     url: "/backup",
-    onRequest: async (req: FastifyRequest) => {
-      req.user = await auth.authenticate(req);
-      deps.limits?.admit(req);
-      authorizeBackup(auth, req.user);
-    },
+    onRequest: adminOnly(deps),
     handler: async (req, reply) => {
       const { header, kvs } = await readForBackup(store);
       req.log.info({ user: req.user, revision: header.revision, keys: header.keys }, "backup requested");

@@ -7,21 +7,11 @@
  * Both see every object of every namespace, so they need what `GET /backup` needs (backup-route.ts):
  * permission to list every resource everywhere.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Store } from "../store/store.js";
+import type { FastifyInstance } from "fastify";
 import { isEncryptedStore } from "../store/encryption/store.js";
 import { rewriteStore } from "../store/encryption/rewrite.js";
-import type { Auth } from "./auth/index.js";
-import { authorizeBackup } from "./backup-route.js";
+import { adminOnly, type AdminRouteDeps } from "./backup-route.js";
 import { ApiError } from "./errors.js";
-import type { RequestLimits } from "./limits/request-limits.js";
-
-export interface EncryptionRouteDeps {
-  store: Store;
-  auth: Auth;
-  /** Per-caller limits applied right after authentication. */
-  limits?: RequestLimits;
-}
 
 const notEncrypted = () =>
   new ApiError(
@@ -30,13 +20,9 @@ const notEncrypted = () =>
     "this API server has no --encryption-key-file: its store is not encrypted at rest",
   );
 
-export function registerEncryptionRoutes(app: FastifyInstance, deps: EncryptionRouteDeps): void {
-  const { store, auth } = deps;
-  const onRequest = async (req: FastifyRequest) => {
-    req.user = await auth.authenticate(req);
-    deps.limits?.admit(req);
-    authorizeBackup(auth, req.user);
-  };
+export function registerEncryptionRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store } = deps;
+  const onRequest = adminOnly(deps);
   app.get("/encryption", { onRequest }, async (_req, reply) => {
     if (!isEncryptedStore(store)) throw notEncrypted();
     const census = await store.census();

@@ -13,6 +13,7 @@ import type { ResourceService, Stored } from "./service.js";
 import type { WatchHub } from "./watch.js";
 import { waitForState } from "./blocking.js";
 import type { RequestLimits } from "./limits/request-limits.js";
+import type { Identify } from "./backup-route.js";
 import { REDACTED_HEADER, REDACTED_HEADER_VALUE, hasSecrets, mayRedact, redactJson, secretsVisibility } from "./redaction.js";
 import { namespaceOfKey } from "./keys.js";
 
@@ -21,7 +22,9 @@ export interface RouteDeps {
   auth: Auth;
   watches: WatchHub;
   blockingTimeoutMs: number;
-  /** Per-caller rate and watch limits, applied right after authentication. */
+  /** Sets `req.user` and applies the per-caller rate limit. */
+  identify: Identify;
+  /** Per-caller watch limit. */
   limits?: RequestLimits;
 }
 
@@ -98,8 +101,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
           url,
           config: { krake: { api: def.group, kind: def.kind } },
           onRequest: async (req) => {
-            req.user = await auth.authenticate(req);
-            deps.limits?.admit(req);
+            await deps.identify(req);
             const access = h.access(req);
             if (access === "list-all") req.listScope = auth.listAllScope(req.user, def.group, def.plural);
             else {

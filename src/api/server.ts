@@ -1,7 +1,7 @@
 /**
  * The Krake API server: fastify, the routes derived from the kind definitions, and the store.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyRequest } from "fastify";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Store } from "../store/store.js";
@@ -182,15 +182,16 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
   });
 
   const json = (payload: unknown) => JSON.stringify(payload);
-  const authed = async (req: any) => {
+  // Every authenticated route: who calls, then their rate limit (before authorization and the body).
+  const identify = async (req: FastifyRequest) => {
     req.user = await auth.authenticate(req);
     limits.admit(req);
   };
-  app.get("/", { onRequest: authed }, async (_req, reply) => reply.type("application/json").send(json({ version: VERSION })));
-  app.get("/me", { onRequest: authed }, async (req: any, reply) =>
+  app.get("/", { onRequest: identify }, async (_req, reply) => reply.type("application/json").send(json({ version: VERSION })));
+  app.get("/me", { onRequest: identify }, async (req: any, reply) =>
     reply.type("application/json").send(json({ user: req.user, roles: auth.rolesOf(req.user) })),
   );
-  app.get("/release", { onRequest: authed }, async (_req, reply) =>
+  app.get("/release", { onRequest: identify }, async (_req, reply) =>
     reply.code(202).type("application/json").send(json("You released the Krake.")),
   );
   const openapi = json(openApiDocument());
@@ -200,9 +201,9 @@ export async function buildApiApp(config: ApiConfig, store: Store, logger: Logge
     return reply.type("application/json").send(json({ status: "ok", store: store.kind }));
   });
 
-  registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs, limits });
-  registerBackupRoute(app, { store, auth, limits });
-  registerEncryptionRoutes(app, { store, auth, limits });
+  registerRoutes(app, { service, auth, watches, blockingTimeoutMs: config.blockingTimeoutMs, identify, limits });
+  registerBackupRoute(app, { store, auth, identify });
+  registerEncryptionRoutes(app, { store, auth, identify });
 
   app.addHook("onClose", async () => {
     watches.closeAll();

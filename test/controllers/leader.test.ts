@@ -5,9 +5,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { eventually, startTestApi, type TestApi } from "../support/api.js";
-import { deployment, kubeconfig } from "../support/fixtures.js";
+import { createOnlineCluster, deployment } from "../support/fixtures.js";
 import { startKrake, type KrakeProcess } from "../support/process.js";
-import { Application, Cluster, Lease } from "../../src/resources/registry.js";
+import { Application, Lease } from "../../src/resources/registry.js";
 
 const LEASE_SECONDS = 2;
 let api: TestApi;
@@ -15,14 +15,7 @@ const copies: KrakeProcess[] = [];
 
 before(async () => {
   api = await startTestApi();
-  const cluster = await api.client
-    .kind(Cluster)
-    .create(
-      { metadata: { name: "c1" }, spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } } } as any,
-      "ns",
-    );
-  cluster.status.state = "ONLINE";
-  await api.client.kind(Cluster).updateStatus(cluster);
+  await createOnlineCluster(api.client, "c1", "ns");
 });
 after(async () => {
   await Promise.all(copies.map((c) => c.kill("SIGKILL")));

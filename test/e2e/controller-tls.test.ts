@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { eventually } from "../support/api.js";
 import { makePki, type Pki } from "../support/certs.js";
-import { deployment, kubeconfig, bodies } from "../support/fixtures.js";
+import { bodies, createOnlineCluster, deployment } from "../support/fixtures.js";
 import { startKrake, type KrakeProcess } from "../support/process.js";
 import { startRbacApi, type RbacApi } from "../support/rbac.js";
 import { KrakeApiError, KrakeClient } from "../../src/client/index.js";
@@ -29,14 +29,7 @@ before(async () => {
     api: { tlsCert: pki.serverCert, tlsKey: pki.serverKey, tlsClientCa: pki.caCert, allowAnonymous: false },
   });
   cert = await pki.client("system:scheduler");
-  const cluster = await api.admin
-    .kind(Cluster)
-    .create(
-      { metadata: { name: "c1" }, spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } } } as any,
-      "ns",
-    );
-  cluster.status.state = "ONLINE";
-  await api.admin.kind(Cluster).updateStatus(cluster);
+  await createOnlineCluster(api.admin, "c1", "ns");
 });
 
 after(async () => {

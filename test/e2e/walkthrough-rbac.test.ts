@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../support/api.js";
 import { startKrakeUp, type KrakeProcess } from "../support/process.js";
-import { deleteWalkthroughResources, runRok, tableRows } from "../support/rok.js";
+import { deleteWalkthroughResources, runRokLine, tableRows } from "../support/rok.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -57,16 +57,7 @@ after(async () => {
   assert.deepEqual(exit, { code: 0, signal: null }, `krake up did not stop cleanly:\n${krake?.output()}`);
 });
 
-async function rok(line: string): Promise<string> {
-  const args = line.trim().split(/\s+/);
-  assert.equal(args.shift(), "rok");
-  const r = await runRok(args, {
-    cwd: REPO,
-    env: { KRAKE_URL: krake.url, XDG_CONFIG_HOME: home, KRAKE_NAMESPACE: "", COLUMNS: "200" },
-  });
-  assert.equal(r.code, 0, `${line}\n${r.stderr}`);
-  return r.stdout;
-}
+const rok = (line: string) => runRokLine(line, krake.url, home);
 
 const json = async (line: string) => JSON.parse(await rok(`${line} -o json`));
 const nodes = async () => (await json("rok kube cluster get my-cluster")).status.nodes?.length ?? 0;

@@ -9,14 +9,12 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { KrakeClient } from "../../src/client/index.js";
 import { Cluster } from "../../src/resources/kinds/kubernetes.js";
 import { eventually } from "../support/api.js";
 import { startKrakeUp, type KrakeProcess } from "../support/process.js";
-import { deleteWalkthroughResources, runRok, tableRows } from "../support/rok.js";
+import { deleteWalkthroughResources, runRokLine, tableRows } from "../support/rok.js";
 
-const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 /** The walkthrough registers IM at this address; `krake up --sandbox` serves it there by default. */
 const IM_URL = "http://localhost:8800";
 const IM_AUTH = "id = im; type = InfrastructureManager; username = test; password = test";
@@ -38,17 +36,7 @@ after(async () => {
   assert.deepEqual(left, [], "the sandbox's temporary store is removed on exit");
 });
 
-/** Runs one walkthrough line (`rok …`, no quoting needed) and returns stdout; any failure fails the test. */
-async function rok(line: string): Promise<string> {
-  const args = line.trim().split(/\s+/);
-  assert.equal(args.shift(), "rok");
-  const r = await runRok(args, {
-    cwd: REPO,
-    env: { KRAKE_URL: krake.url, XDG_CONFIG_HOME: home, KRAKE_NAMESPACE: "", COLUMNS: "200" },
-  });
-  assert.equal(r.code, 0, `${line}\n${r.stderr}`);
-  return r.stdout;
-}
+const rok = (line: string) => runRokLine(line, krake.url, home);
 
 const json = async (line: string) => JSON.parse(await rok(`${line} -o json`));
 

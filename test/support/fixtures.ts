@@ -1,6 +1,6 @@
 /** Minimal valid bodies of every kind, for tests and benchmarks. */
 import type { KrakeClient } from "../../src/client/index.js";
-import { GlobalCloud, GlobalInfrastructureProvider } from "../../src/resources/registry.js";
+import { Cluster, GlobalCloud, GlobalInfrastructureProvider } from "../../src/resources/registry.js";
 
 export const kubeconfig = (server = "https://127.0.0.1:6443") => ({
   apiVersion: "v1",
@@ -191,4 +191,13 @@ export async function seedImCloud(
   const cloud = bodies.GlobalCloud(names.cloud ?? "os-cloud");
   cloud.spec.openstack.infrastructure_provider.name = provider;
   await client.kind(GlobalCloud).create(cloud as any);
+}
+
+/** A registered cluster (a kubeconfig nobody serves) that already reports ONLINE: somewhere to schedule to. */
+export async function createOnlineCluster(client: KrakeClient, name: string, namespace: string): Promise<void> {
+  const cluster = await client
+    .kind(Cluster)
+    .create({ metadata: { name }, spec: { kubeconfig: kubeconfig(), constraints: { cloud: {} } } } as any, namespace);
+  cluster.status.state = "ONLINE";
+  await client.kind(Cluster).updateStatus(cluster);
 }

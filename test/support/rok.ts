@@ -3,6 +3,7 @@
  * configuration file is picked up.
  */
 import { after, before } from "node:test";
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { eventually, startTestApi } from "./api.js";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -131,4 +132,19 @@ export async function deleteWalkthroughResources(rok: (line: string) => Promise<
   await rok("rok infra provider delete im-provider");
   await emptied("rok infra cloud list", "cloud gone", 30_000);
   await emptied("rok infra provider list", "provider gone", 30_000);
+}
+
+/**
+ * Runs one walkthrough line (`rok …`, no quoting needed) from the repository root against `krakeUrl`, with
+ * `home` as the configuration directory, and returns stdout; any failure fails the test.
+ */
+export async function runRokLine(line: string, krakeUrl: string, home: string): Promise<string> {
+  const args = line.trim().split(/\s+/);
+  assert.equal(args.shift(), "rok");
+  const r = await runRok(args, {
+    cwd: fileURLToPath(new URL("../../../", import.meta.url)),
+    env: { KRAKE_URL: krakeUrl, XDG_CONFIG_HOME: home, KRAKE_NAMESPACE: "", COLUMNS: "200" },
+  });
+  assert.equal(r.code, 0, `${line}\n${r.stderr}`);
+  return r.stdout;
 }
