@@ -64,6 +64,13 @@ export function loadHookTls(
 }
 
 /**
+ * Certificates already checked, by hook and PEM: every reconcile of an app with hooks asks again, and parsing
+ * and verifying two certificates each time would cost far more than the answer. Bounded: cleared when full.
+ */
+const checked = new Map<string, { signingCertPem: string; validToMs: number }>();
+const CHECKED_MAX = 10_000;
+
+/**
  * Whether the stored certificate can stay: it parses, names the hook's user, was signed by the current
  * signing CA (a rotated CA re-issues every certificate) and has enough validity left.
  */
@@ -74,15 +81,29 @@ export function hookCertificateIsCurrent(
   now = Date.now(),
 ): boolean {
   if (typeof certPem !== "string" || !certPem) return false;
+  const key = `${hook}\0${tls.users[hook]}\0${certPem}`;
+  let verdict = checked.get(key);
+  if (verdict?.signingCertPem !== tls.signingCertPem) {
+    const validToMs = verifiedValidTo(certPem, hook, tls);
+    if (validToMs === null) return false;
+    if (checked.size >= CHECKED_MAX) checked.clear();
+    verdict = { signingCertPem: tls.signingCertPem, validToMs };
+    checked.set(key, verdict);
+  }
+  const renewBefore = (tls.validityDays * 24 * 60 * 60_000) / 5;
+  return verdict.validToMs - now > renewBefore;
+}
+
+/** The certificate's end of validity, or null when it is not the hook's, by the current signing CA. */
+function verifiedValidTo(certPem: string, hook: HookName, tls: HookTlsConfig): number | null {
   try {
     const cert = new X509Certificate(certPem);
     const signing = new X509Certificate(tls.signingCertPem);
-    if (!cert.checkIssued(signing) || !cert.verify(signing.publicKey)) return false;
-    if (!cert.subject.split("\n").includes(`CN=${tls.users[hook]}`)) return false;
-    const renewBefore = (tls.validityDays * 24 * 60 * 60_000) / 5;
-    return Date.parse(cert.validTo) - now > renewBefore;
+    if (!cert.checkIssued(signing) || !cert.verify(signing.publicKey)) return null;
+    if (!cert.subject.split("\n").includes(`CN=${tls.users[hook]}`)) return null;
+    return Date.parse(cert.validTo);
   } catch {
-    return false;
+    return null;
   }
 }
 
